@@ -1,0 +1,567 @@
+"""The grading orchestrator: workspace, services, learner process, judge process, report.
+
+One grade::
+
+    submission ──copy declared files──▶ fresh workspace ──▶ learner process (runner.host)
+                                                               ▲ HTTP / protocol
+    services (own DB + Redis) ◀── own connections ── judge process (pytest + runner.judge.plugin)
+                                                               │ results pipe (JSON lines)
+                                                  this module ◀┘ ──▶ scoring ──▶ GradeReport
+
+The learner's process and the judge start in parallel; the judge learns the learner's address on a
+pipe once it is ready. Time limits are enforced from here with SIGKILL of whole process groups: a
+check past its limit is recorded as a timeout and grading resumes after it with fresh processes,
+keeping every result recorded before; past the grade's limit, what is left is not run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import select
+import shutil
+import tempfile
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from . import __version__, textsafe
+from .catalog import EntryKind
+from .errors import InfrastructureError
+from .exercises import Exercise
+from .proxy import stub_source
+from .results import Category, CheckSpec, CheckStatus, GradeReport, Outcome, Problem
+from .sandbox.process import DEFAULT_LIMITS, SandboxedProcess, clean_environment, python_command
+from .scoring import build_report
+from .services import GradeServices, ServiceProvider
+from .services.embedded import EmbeddedProvider
+
+MAX_FILE_BYTES = 1024 * 1024
+STARTUP_TIMEOUT = 20.0
+JUDGE_INI = Path(__file__).with_name("judge") / "pytest.ini"
+
+
+@dataclass(frozen=True)
+class Submission:
+    """The files a learner is meant to write, read from a folder; problems instead of exceptions."""
+
+    files: dict[str, bytes]
+    problems: tuple[Problem, ...]
+
+    @property
+    def digest(self) -> str:
+        sha = hashlib.sha256()
+        for name in sorted(self.files):
+            sha.update(name.encode() + b"\0" + hashlib.sha256(self.files[name]).digest())
+        return sha.hexdigest()
+
+
+def read_submission(exercise: Exercise, folder: Path) -> Submission:
+    files: dict[str, bytes] = {}
+    problems: list[Problem] = []
+    for name in exercise.meta.files:
+        path = folder / name
+        shown = textsafe.clean(name)
+        if path.is_symlink():
+            problems.append(Problem(Category.REJECTED_FILE, f"{shown} is a symbolic link; submit a regular file."))
+        elif not path.exists():
+            problems.append(Problem(Category.MISSING_FILE, f"{shown} is missing from {textsafe.clean(str(folder))}."))
+        elif not path.is_file():
+            problems.append(Problem(Category.REJECTED_FILE, f"{shown} is not a regular file."))
+        elif path.stat().st_size > MAX_FILE_BYTES:
+            problems.append(
+                Problem(Category.REJECTED_FILE, f"{shown} is larger than {MAX_FILE_BYTES // 1024} KiB.")
+            )
+        else:
+            files[name] = path.read_bytes()
+    return Submission(files, tuple(problems))
+
+
+def syntax_problems(files: Mapping[str, bytes]) -> list[Problem]:
+    """Compile (never run) each Python file, so a syntax error is reported with its line."""
+    problems = []
+    for name, data in files.items():
+        if not name.endswith(".py"):
+            continue
+        try:
+            compile(data, name, "exec", dont_inherit=True)
+        except SyntaxError as exc:
+            line = (exc.text or "").rstrip("\n")
+            caret = " " * max((exc.offset or 1) - 1, 0) + "^" if line else ""
+            details = f"{line}\n{caret}" if line else ""
+            problems.append(
+                Problem(Category.SYNTAX_ERROR, f"{name}, line {exc.lineno}: {exc.msg}", textsafe.clean(details))
+            )
+        except ValueError as exc:  # e.g. null bytes in the source
+            problems.append(Problem(Category.SYNTAX_ERROR, f"{name}: {exc}"))
+    return problems
+
+
+def grade_seed(exercise: Exercise, digest: str) -> int:
+    """Seeded per exercise and submission (plus an optional instructor secret): reruns agree,
+    and two learners get different data, so answers cannot be shared or hard-coded."""
+    secret = os.environ.get("BACKEND_KIT_SECRET", "")
+    return int.from_bytes(hashlib.sha256(f"{exercise.slug}:{digest}:{secret}".encode()).digest()[:6], "big")
+
+
+@dataclass
+class _Attempt:
+    """One learner process + one judge process; a grade has several if a check times out."""
+
+    learner: SandboxedProcess
+    judge: SandboxedProcess
+    ready_fd: int | None
+    results_fd: int | None
+    endpoint_fd: int | None
+    buffer: bytes = b""
+    ready_buffer: bytes = b""
+
+
+@dataclass
+class _Progress:
+    manifest: list[CheckSpec] | None = None
+    recorded: dict[str, Outcome] = field(default_factory=dict)
+    failed_gates: list[str] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+    current: str | None = None
+    current_deadline: float | None = None
+    judge_output: list[str] = field(default_factory=list)
+
+
+class Grader:
+    """Grades submissions of one exercise on one provider; reusable for many grades."""
+
+    def __init__(self, exercise: Exercise, provider: ServiceProvider | None = None) -> None:
+        self.exercise = exercise
+        self.provider: ServiceProvider = provider or EmbeddedProvider()
+
+    # ------------------------------------------------------------------ public
+
+    def grade(self, folder: Path, *, seed: int | None = None) -> GradeReport:
+        started = time.monotonic()
+        submission = read_submission(self.exercise, folder)
+        problems = list(submission.problems)
+        if not problems:
+            problems.extend(syntax_problems(submission.files))
+        seed = grade_seed(self.exercise, submission.digest) if seed is None else seed
+        workdir = Path(tempfile.mkdtemp(prefix="backend-kit-grade-"))
+        learner_output: list[SandboxedProcess] = []
+        services: GradeServices | None = None
+        try:
+            for sub in ("workspace", "judge", "tmp"):
+                (workdir / sub).mkdir()
+            meta = self.exercise.meta
+            services = self.provider.acquire(workdir, database=meta.services.database, redis=meta.services.redis)
+            progress = _Progress(problems=problems)
+            if problems:
+                self._collect_manifest(workdir, services, seed, progress)
+            else:
+                self._stage(workdir / "workspace", submission.files)
+                self._run(workdir, services, seed, started, progress, learner_output)
+            output, truncated = self._output(learner_output)
+            assert progress.manifest is not None
+            return build_report(
+                exercise=self.exercise.slug,
+                backend=services.backend,
+                manifest=progress.manifest,
+                recorded=progress.recorded,
+                problems=progress.problems,
+                not_run_reason=self._not_run_reason(progress.problems),
+                output=output,
+                output_truncated=truncated,
+                duration=time.monotonic() - started,
+                submission_hash=submission.digest,
+                seed=seed,
+                runner_version=__version__,
+                services=dict(services.details),
+            )
+        finally:
+            for process in learner_output:
+                process.kill()
+            if services is not None:
+                self.provider.release(services)
+            shutil.rmtree(workdir, ignore_errors=True)
+
+    # ------------------------------------------------------------------ staging
+
+    def _stage(self, workspace: Path, files: Mapping[str, bytes]) -> None:
+        """Only the declared learner files, plus the exercise's support files, reach the workspace."""
+        meta = self.exercise.meta
+        for name in meta.support_files:
+            source = self.exercise.starter_dir / name
+            target = workspace / name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(source, target)
+        if meta.entry.kind is EntryKind.TESTS:
+            # The module under test is replaced by a proxy: its implementations stay in the judge.
+            module_file = workspace / (meta.entry.target.replace(".", "/") + ".py")
+            module_file.parent.mkdir(parents=True, exist_ok=True)
+            module_file.write_text(stub_source(meta.entry.target, list(meta.entry.functions)))
+        for name, data in files.items():
+            target = workspace / name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(data)
+
+    def _host_spec(self, workspace: Path, services: GradeServices) -> dict[str, Any]:
+        meta = self.exercise.meta
+        test_files = [name for name in meta.files if Path(name).name.startswith("test_")]
+        return {
+            "kind": meta.entry.kind.value,
+            "target": meta.entry.target,
+            "functions": list(meta.entry.functions),
+            "config": services.config(),
+            "limits": DEFAULT_LIMITS,
+            "test_files": test_files,
+        }
+
+    # ------------------------------------------------------------------ processes
+
+    def _start_learner(self, workdir: Path, services: GradeServices) -> tuple[SandboxedProcess, int]:
+        workspace = workdir / "workspace"
+        spec_path = workdir / "tmp" / "host-spec.json"
+        spec_path.write_text(json.dumps(self._host_spec(workspace, services)))
+        read_fd, write_fd = os.pipe()
+        env = clean_environment(services.config(), tmpdir=workdir / "tmp", home=workspace)
+        try:
+            process = SandboxedProcess(
+                python_command("-m", "runner.host", str(spec_path), str(write_fd)),
+                cwd=workspace,
+                env=env,
+                pass_fds=(write_fd,),
+            )
+        except OSError as exc:
+            os.close(read_fd)
+            raise InfrastructureError(f"could not start the learner's program: {exc}") from None
+        finally:
+            os.close(write_fd)
+        return process, read_fd
+
+    def _start_judge(self, workdir: Path, services: GradeServices, seed: int, progress: _Progress, *,
+                     collect_only: bool = False) -> tuple[SandboxedProcess, int, int]:
+        results_read, results_write = os.pipe()
+        endpoint_read, endpoint_write = os.pipe()
+        spec = {
+            "results_fd": results_write,
+            "endpoint_fd": endpoint_read,
+            "database_url": services.database_url,
+            "redis_url": services.redis_url,
+            "seed": seed,
+            "default_timeout": self.exercise.meta.check_timeout,
+            "request_timeout": min(5.0, self.exercise.meta.check_timeout),
+            "call_timeout": self.exercise.meta.check_timeout,
+            "test_run_timeout": self.exercise.meta.check_timeout,
+            "done": sorted(progress.recorded),
+            "failed_gates": list(progress.failed_gates),
+            "collect_only": collect_only,
+        }
+        spec_path = workdir / "judge" / "spec.json"
+        spec_path.write_text(json.dumps(spec))
+        env = clean_environment(
+            {"BACKEND_KIT_JUDGE_SPEC": str(spec_path), "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"},
+            tmpdir=workdir / "judge",
+            home=workdir / "judge",
+        )
+        checks = self.exercise.checks_dir.resolve()
+        argv = python_command(
+            "-m", "pytest", str(checks), "-p", "runner.judge.plugin", "-c", str(JUDGE_INI),
+            "--rootdir", str(checks), "-p", "no:cacheprovider", "-q", "--no-header",
+        )
+        try:
+            process = SandboxedProcess(argv, cwd=workdir / "judge", env=env, pass_fds=(results_write, endpoint_read))
+        except OSError as exc:
+            raise InfrastructureError(f"could not start the judge: {exc}") from None
+        finally:
+            os.close(results_write)
+            os.close(endpoint_read)
+        return process, results_read, endpoint_write
+
+    # ------------------------------------------------------------------ the grade loop
+
+    def _collect_manifest(self, workdir: Path, services: GradeServices, seed: int, progress: _Progress) -> None:
+        judge, results_fd, endpoint_fd = self._start_judge(workdir, services, seed, progress, collect_only=True)
+        os.close(endpoint_fd)
+        try:
+            deadline = time.monotonic() + 60
+            buffer = b""
+            while time.monotonic() < deadline:
+                ready, _, _ = select.select([results_fd], [], [], max(deadline - time.monotonic(), 0))
+                if not ready:
+                    break
+                chunk = os.read(results_fd, 65536)
+                if not chunk:
+                    break
+                buffer += chunk
+                *lines, buffer = buffer.split(b"\n")
+                for line in lines:
+                    self._handle_event(line, progress)
+        finally:
+            os.close(results_fd)
+            judge.kill()
+        if progress.manifest is None:
+            raise self._judge_failed(judge, progress, "could not list its checks")
+
+    def _run(self, workdir: Path, services: GradeServices, seed: int, started: float, progress: _Progress,
+             learners: list[SandboxedProcess]) -> None:
+        grade_deadline = started + self.exercise.meta.time_limit
+        while True:
+            learner, ready_fd = self._start_learner(workdir, services)
+            learners.append(learner)
+            judge, results_fd, endpoint_fd = self._start_judge(workdir, services, seed, progress)
+            attempt = _Attempt(learner, judge, ready_fd, results_fd, endpoint_fd)
+            try:
+                outcome = self._watch(attempt, progress, grade_deadline)
+            finally:
+                for fd in (attempt.ready_fd, attempt.results_fd, attempt.endpoint_fd):
+                    if fd is not None:
+                        os.close(fd)
+                judge.kill()
+            if outcome == "finished":
+                self._note_crash(learner, progress)
+                learner.kill()
+                return
+            learner.kill()
+            if outcome == "startup_failed" or outcome == "grade_timeout":
+                return
+            if outcome == "check_timeout":
+                assert progress.manifest is not None
+                if all(spec.id in progress.recorded for spec in progress.manifest):
+                    return
+                continue
+            raise self._judge_failed(judge, progress, "stopped before finishing")
+
+    def _watch(self, attempt: _Attempt, progress: _Progress, grade_deadline: float) -> str:
+        """Follow one attempt until the judge finishes, a limit is hit, or the learner cannot start."""
+        startup_deadline = time.monotonic() + STARTUP_TIMEOUT
+        while True:
+            now = time.monotonic()
+            deadlines = [grade_deadline]
+            if attempt.ready_fd is not None:
+                deadlines.append(startup_deadline)
+            if progress.current_deadline is not None:
+                deadlines.append(progress.current_deadline)
+            wait = max(min(deadlines) - now, 0)
+            fds = [fd for fd in (attempt.ready_fd, attempt.results_fd) if fd is not None]
+            readable, _, _ = select.select(fds, [], [], wait) if fds else ([], [], [])
+            now = time.monotonic()
+            if attempt.ready_fd is not None and attempt.ready_fd in readable:
+                verdict = self._on_ready_data(attempt, progress)
+                if verdict is not None:
+                    return verdict
+            if attempt.results_fd is not None and attempt.results_fd in readable:
+                chunk = os.read(attempt.results_fd, 65536)
+                if not chunk:
+                    os.close(attempt.results_fd)
+                    attempt.results_fd = None
+                    attempt.judge.popen.wait()
+                    return "finished" if self._complete(progress) else "judge_failed"
+                attempt.buffer += chunk
+                *lines, attempt.buffer = attempt.buffer.split(b"\n")
+                for line in lines:
+                    self._handle_event(line, progress)
+                continue
+            if attempt.ready_fd is not None and now >= startup_deadline:
+                progress.problems.append(
+                    Problem(Category.TIMEOUT, f"Your code did not finish starting within {STARTUP_TIMEOUT:g} s.",
+                            "Look for an infinite loop or a long-running call at the top level of a module.")
+                )
+                self._wait_for_manifest(attempt, progress)
+                return "startup_failed"
+            if progress.current_deadline is not None and now >= progress.current_deadline:
+                self._record_timeout(progress)
+                return "check_timeout"
+            if now >= grade_deadline:
+                limit = self.exercise.meta.time_limit
+                progress.problems.append(
+                    Problem(Category.TIMEOUT, f"Grading stopped at the exercise's time limit of {limit:g} s.")
+                )
+                if progress.current is not None:
+                    self._record_timeout(progress, grade_limit=True)
+                return "grade_timeout"
+
+    def _on_ready_data(self, attempt: _Attempt, progress: _Progress) -> str | None:
+        assert attempt.ready_fd is not None
+        chunk = os.read(attempt.ready_fd, 65536)
+        attempt.ready_buffer += chunk
+        if chunk and b"\n" not in attempt.ready_buffer:
+            return None
+        os.close(attempt.ready_fd)
+        attempt.ready_fd = None
+        message: dict[str, Any] = {}
+        if attempt.ready_buffer:
+            try:
+                message = json.loads(attempt.ready_buffer.split(b"\n", 1)[0])
+            except ValueError:
+                message = {}
+        if message.get("event") == "ready" and isinstance(message.get("port"), int):
+            port = message["port"]
+            endpoint = {"port": port, "base_url": f"http://127.0.0.1:{port}"}
+            assert attempt.endpoint_fd is not None
+            try:
+                os.write(attempt.endpoint_fd, json.dumps(endpoint).encode() + b"\n")
+            except OSError:
+                pass
+            return None
+        if message.get("event") == "error":
+            category = {
+                "syntax_error": Category.SYNTAX_ERROR,
+                "import_error": Category.IMPORT_ERROR,
+                "startup_error": Category.STARTUP_ERROR,
+            }.get(str(message.get("category")), Category.STARTUP_ERROR)
+            details, _ = textsafe.cap(str(message.get("details", "")), 4000)
+            progress.problems.append(Problem(category, textsafe.short(str(message.get("message", ""))), details))
+        else:
+            code = self._exit_code(attempt.learner)
+            progress.problems.append(
+                Problem(Category.CRASH, f"Your program exited ({code}) while starting, before it could be graded.")
+            )
+        self._wait_for_manifest(attempt, progress)
+        return "startup_failed"
+
+    @staticmethod
+    def _exit_code(process: SandboxedProcess, wait: float = 2.0) -> str:
+        try:
+            code = process.popen.wait(timeout=wait)
+        except Exception:  # noqa: BLE001 - still running: say so
+            return "still running"
+        return f"killed by signal {-code}" if code < 0 else f"exit code {code}"
+
+    def _wait_for_manifest(self, attempt: _Attempt, progress: _Progress) -> None:
+        """The learner could not start; the judge still lists the checks so the report shows them."""
+        deadline = time.monotonic() + 60
+        while progress.manifest is None and attempt.results_fd is not None and time.monotonic() < deadline:
+            ready, _, _ = select.select([attempt.results_fd], [], [], max(deadline - time.monotonic(), 0))
+            if not ready:
+                break
+            chunk = os.read(attempt.results_fd, 65536)
+            if not chunk:
+                break
+            attempt.buffer += chunk
+            *lines, attempt.buffer = attempt.buffer.split(b"\n")
+            for line in lines:
+                self._handle_event(line, progress)
+        if progress.manifest is None:
+            raise self._judge_failed(attempt.judge, progress, "could not list its checks")
+
+    def _handle_event(self, line: bytes, progress: _Progress) -> None:
+        if not line.strip():
+            return
+        try:
+            event = json.loads(line)
+        except ValueError:
+            return
+        kind = event.get("event")
+        if kind == "manifest" and progress.manifest is None:
+            progress.manifest = [
+                CheckSpec(
+                    id=c["id"], name=c["name"], points=int(c["points"]), task=c.get("task"),
+                    gate=bool(c.get("gate")), visible=bool(c.get("visible")), timeout=float(c["timeout"]),
+                )
+                for c in event["checks"]
+            ]
+        elif kind == "start":
+            progress.current = event["id"]
+            spec = self._spec(progress, event["id"])
+            progress.current_deadline = time.monotonic() + (spec.timeout if spec else 10.0)
+        elif kind == "result":
+            check_id = event["id"]
+            progress.recorded[check_id] = Outcome(
+                status=CheckStatus(event["status"]),
+                message=textsafe.short(str(event.get("message") or ""), 1000),
+                expected=_maybe_short(event.get("expected")),
+                actual=_maybe_short(event.get("actual")),
+                sent=_maybe_short(event.get("sent")),
+                hint=_maybe_short(event.get("hint")),
+                duration=float(event.get("duration", 0.0)),
+            )
+            spec = self._spec(progress, check_id)
+            if spec is not None and spec.gate and event["status"] != "passed":
+                progress.failed_gates.append(spec.name)
+            progress.current = progress.current_deadline = None
+        elif kind == "collect_error":
+            progress.judge_output.append(str(event.get("details", ""))[-3000:])
+
+    @staticmethod
+    def _spec(progress: _Progress, check_id: str) -> CheckSpec | None:
+        for spec in progress.manifest or []:
+            if spec.id == check_id:
+                return spec
+        return None
+
+    def _record_timeout(self, progress: _Progress, *, grade_limit: bool = False) -> None:
+        assert progress.current is not None
+        spec = self._spec(progress, progress.current)
+        limit = spec.timeout if spec else 0
+        message = (
+            "Stopped when the grade's time limit ran out."
+            if grade_limit
+            else f"Stopped after {limit:g} s, the time limit of this check."
+        )
+        progress.recorded[progress.current] = Outcome(
+            CheckStatus.TIMEOUT, message, hint="Look for an infinite loop or a blocking call in the code this check uses."
+        )
+        if spec is not None and spec.gate:
+            progress.failed_gates.append(spec.name)
+        progress.current = progress.current_deadline = None
+
+    @staticmethod
+    def _complete(progress: _Progress) -> bool:
+        return progress.manifest is not None and all(spec.id in progress.recorded for spec in progress.manifest)
+
+    @staticmethod
+    def _note_crash(learner: SandboxedProcess, progress: _Progress) -> None:
+        code = learner.poll()
+        if code is not None:
+            progress.problems.append(
+                Problem(Category.CRASH, f"Your program stopped during grading ({'exit code ' + str(code) if code >= 0 else 'killed by signal ' + str(-code)}); checks after that could not reach it.")
+            )
+
+    def _judge_failed(self, judge: SandboxedProcess, progress: _Progress, what: str) -> InfrastructureError:
+        output = textsafe.decode(bytes(judge.output.kept))[-3000:]
+        details = "\n".join([*progress.judge_output, output]).strip()
+        return InfrastructureError(
+            f"The judge for {self.exercise.slug} {what} (this is not your fault).\n{details}",
+            hint="Run `runner validate " + self.exercise.slug + "` to check the exercise, and report the output.",
+        )
+
+    @staticmethod
+    def _not_run_reason(problems: list[Problem]) -> str:
+        if problems:
+            return f"Not run: {problems[0].message}"
+        return "This check was not reached."
+
+    @staticmethod
+    def _output(processes: list[SandboxedProcess]) -> tuple[str, bool]:
+        parts = []
+        dropped = 0
+        for process in processes:
+            process.output.join(0.5)
+            parts.append(textsafe.decode(bytes(process.output.kept)))
+            dropped += process.output.dropped
+        text, truncated = textsafe.cap("".join(parts), 8000)
+        if dropped:
+            text += textsafe.truncation_note(dropped)
+            truncated = True
+        return text, truncated
+
+
+def _maybe_short(value: Any) -> str | None:
+    return None if value is None else textsafe.short(str(value), 1500)
+
+
+def grade(exercise: Exercise, folder: Path, *, provider: ServiceProvider | None = None,
+          seed: int | None = None) -> GradeReport:
+    """Grade one submission folder (convenience wrapper around ``Grader``)."""
+    return Grader(exercise, provider).grade(folder, seed=seed)
+
+
+def grade_files(exercise: Exercise, files: Mapping[str, str], **kwargs: Any) -> GradeReport:
+    """Grade in-memory files (the reference solution, a catalogued bug) as a submission."""
+    with tempfile.TemporaryDirectory(prefix="backend-kit-sub-") as tmp:
+        for name, text in files.items():
+            path = Path(tmp) / name
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text, encoding="utf-8")
+        return grade(exercise, Path(tmp), **kwargs)

@@ -1,0 +1,150 @@
+"""The process sandbox: a subprocess with a clean environment, its own process group, and limits.
+
+What it protects against: learner code reading the runner's environment, configuring Python through
+environment variables (``-I``), writing bytecode into the workspace (``-B``), flooding the runner's
+memory with output (capture is bounded), and leaving processes behind in its group. What it does
+not: a process that calls setsid() and double-forks escapes the group kill; files the runner's user
+can read are readable. Those need the container sandbox.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+#: Limits applied by the learner host before it imports any learner code.
+DEFAULT_LIMITS = {
+    "core": 0,
+    "fsize": 64 * 1024 * 1024,
+    "as": 4 * 1024 * 1024 * 1024,
+    "nofile": 1024,
+}
+
+#: Output kept per grade; the rest is counted and dropped so the runner's memory stays bounded.
+OUTPUT_KEEP = 64 * 1024
+
+
+def clean_environment(extra: Mapping[str, str], *, tmpdir: Path, home: Path) -> dict[str, str]:
+    """An environment with nothing of the runner's in it: no secrets, no PYTHON* settings."""
+    env = {
+        "PATH": "/usr/local/bin:/usr/bin:/bin",
+        "LANG": "C.UTF-8",
+        "LC_ALL": "C.UTF-8",
+        "HOME": str(home),
+        "TMPDIR": str(tmpdir),
+        "PYTHONUTF8": "1",
+    }
+    env.update(extra)
+    return env
+
+
+class OutputCapture:
+    """Reads a pipe on a thread, keeps the first ``keep`` bytes and counts the rest."""
+
+    def __init__(self, stream: object, keep: int = OUTPUT_KEEP) -> None:
+        self._stream = stream
+        self.keep = keep
+        self.kept = bytearray()
+        self.total = 0
+        self._thread = threading.Thread(target=self._pump, name="output", daemon=True)
+        self._thread.start()
+
+    def _pump(self) -> None:
+        read = getattr(self._stream, "read1", None) or self._stream.read  # type: ignore[attr-defined]
+        while True:
+            try:
+                chunk = read(65536)
+            except (OSError, ValueError):
+                return
+            if not chunk:
+                return
+            self.total += len(chunk)
+            room = self.keep - len(self.kept)
+            if room > 0:
+                self.kept.extend(chunk[:room])
+
+    def join(self, timeout: float = 2.0) -> None:
+        self._thread.join(timeout)
+
+    @property
+    def dropped(self) -> int:
+        return self.total - len(self.kept)
+
+
+class SandboxedProcess:
+    """A learner (or judge) process in its own session; ``kill`` takes its whole group down."""
+
+    def __init__(self, argv: Sequence[str], *, cwd: Path, env: Mapping[str, str], pass_fds: Sequence[int] = ()) -> None:
+        self.popen = subprocess.Popen(
+            list(argv),
+            cwd=cwd,
+            env=dict(env),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            pass_fds=tuple(pass_fds),
+            start_new_session=True,
+            close_fds=True,
+        )
+        self.pid = self.popen.pid
+        self.killed = False
+        self.output = OutputCapture(self.popen.stdout)
+
+    def poll(self) -> int | None:
+        return self.popen.poll()
+
+    def kill(self) -> None:
+        """SIGKILL the process group and any descendant still known to the kernel as ours."""
+        if self.popen.poll() is None:
+            self.killed = True
+        for pid in [self.pid, *_descendants(self.pid)]:
+            try:
+                os.killpg(pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+        try:
+            self.popen.wait(timeout=5)
+        except subprocess.TimeoutExpired:  # pragma: no cover - SIGKILL does not time out in practice
+            pass
+        self.output.join()
+        if self.popen.stdout is not None:
+            self.popen.stdout.close()
+
+
+def _descendants(root: int) -> list[int]:
+    """Children, grandchildren, ... of ``root`` (Linux /proc); empty where /proc is absent."""
+    parents: dict[int, list[int]] = {}
+    proc = Path("/proc")
+    if not proc.is_dir():
+        return []
+    for entry in proc.iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        ppid = int(stat.rsplit(")", 1)[1].split()[1])
+        parents.setdefault(ppid, []).append(int(entry.name))
+    found: list[int] = []
+    frontier = [root]
+    while frontier:
+        pid = frontier.pop()
+        for child in parents.get(pid, []):
+            found.append(child)
+            frontier.append(child)
+    return found
+
+
+def python_command(*args: str) -> list[str]:
+    """The real interpreter in isolated mode (no PYTHON* variables, no user site, no cwd on sys.path)."""
+    return [sys.executable, "-I", "-B", *args]

@@ -1,0 +1,47 @@
+"""Services a grade needs (a database, a Redis), behind one interface.
+
+A provider hands each grade its own isolated ``GradeServices`` (URLs the learner's process and the
+judge both use) and takes them back afterwards. ``embedded`` (SQLite file + fakeredis over TCP) needs
+nothing installed; real PostgreSQL/Redis providers plug in behind the same Protocol.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+
+@dataclass(frozen=True)
+class GradeServices:
+    """What one grade may use: its own database and Redis, nobody else's."""
+
+    backend: str
+    database_url: str | None = None
+    redis_url: str | None = None
+    details: dict[str, str] = field(default_factory=dict)
+
+    def config(self) -> dict[str, str]:
+        """The settings handed to the learner's app (as config keys and environment variables)."""
+        config = {}
+        if self.database_url:
+            config["DATABASE_URL"] = self.database_url
+        if self.redis_url:
+            config["REDIS_URL"] = self.redis_url
+        return config
+
+
+class ServiceProvider(Protocol):
+    name: str
+
+    def acquire(self, workdir: Path, *, database: bool, redis: bool) -> GradeServices:
+        """Isolated services for one grade; ``workdir`` is the grade's private folder."""
+        ...
+
+    def release(self, services: GradeServices) -> None:
+        """Drop everything ``acquire`` created for that grade."""
+        ...
+
+    def close(self) -> None:
+        """Stop whatever the provider started (it may have served many grades)."""
+        ...

@@ -1,0 +1,41 @@
+"""pytest plugin loaded in the learner's forked test run: reports each test's outcome on a pipe.
+
+It runs in the learner's process, so what it reports is not trusted as a verdict on its own: the
+judge only uses it to compare runs against implementations the learner cannot tell apart.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any
+
+import pytest
+
+
+def _emit(message: dict[str, Any]) -> None:
+    fd = os.environ.get("BACKEND_KIT_OUTCOMES_FD")
+    if fd is None:
+        return
+    try:
+        os.write(int(fd), json.dumps(message).encode() + b"\n")
+    except OSError:
+        pass
+
+
+def pytest_collectreport(report: pytest.CollectReport) -> None:
+    if report.failed:
+        _emit({"test": report.nodeid or "(collection)", "outcome": "error", "when": "collect",
+               "message": str(report.longrepr)[-2000:]})
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    if report.when == "call" or report.outcome != "passed":
+        if report.when != "call" and report.outcome == "skipped":
+            outcome = "skipped"
+        elif report.when != "call" and report.failed:
+            outcome = "error"
+        else:
+            outcome = report.outcome
+        _emit({"test": report.nodeid, "outcome": outcome, "when": report.when})
