@@ -334,7 +334,8 @@ class Grader:
 
     def _watch(self, attempt: _Attempt, progress: _Progress, grade_deadline: float) -> str:
         """Follow one attempt until the judge finishes, a limit is hit, or the learner cannot start."""
-        startup_deadline = time.monotonic() + STARTUP_TIMEOUT
+        startup_limit = self._startup_limit()
+        startup_deadline = time.monotonic() + startup_limit
         while True:
             now = time.monotonic()
             deadlines = [grade_deadline]
@@ -364,7 +365,7 @@ class Grader:
                 continue
             if attempt.ready_fd is not None and now >= startup_deadline:
                 progress.problems.append(
-                    Problem(Category.TIMEOUT, f"Your code did not finish starting within {STARTUP_TIMEOUT:g} s.",
+                    Problem(Category.TIMEOUT, f"Your code did not finish starting within {startup_limit:g} s.",
                             "Look for an infinite loop or a long-running call at the top level of a module.")
                 )
                 self._wait_for_manifest(attempt, progress)
@@ -419,6 +420,10 @@ class Grader:
             )
         self._wait_for_manifest(attempt, progress)
         return "startup_failed"
+
+    def _startup_limit(self) -> float:
+        """Importing and starting the learner's code may take at most a third of the grade's time."""
+        return min(STARTUP_TIMEOUT, max(2.0, self.exercise.meta.time_limit / 3))
 
     @staticmethod
     def _exit_code(process: SandboxedProcess, wait: float = 2.0) -> str:

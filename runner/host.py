@@ -43,7 +43,8 @@ def _learner_traceback(exc: BaseException, workspace: Path) -> str:
     ]
     lines = ["Traceback (most recent call last):\n", *traceback.format_list(frames)] if frames else []
     lines.extend(traceback.format_exception_only(exc))
-    return "".join(lines)
+    # Paths relative to the workspace: the learner knows their files, not our temporary folders.
+    return "".join(lines).replace(f"{workspace}{os.sep}", "")
 
 
 def _set_limits(limits: dict[str, int]) -> None:
@@ -126,7 +127,8 @@ def _serve_functions(spec: dict[str, Any], workspace: Path, ready_fd: int) -> No
             )
             os._exit(0)
         functions[name] = fn
-    server = protocol.serve(functions, threaded=True)
+    server = protocol.serve(functions, threaded=True,
+                            include_tracebacks=lambda exc: _learner_traceback(exc, workspace))
     _report(ready_fd, {"event": "ready", "port": server.server_address[1]})
     server.serve_forever()
 

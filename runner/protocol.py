@@ -167,9 +167,11 @@ class Client:
         raise RemoteError(str(error.get("type", "Error")), str(error.get("message", "")), str(error.get("details", "")))
 
 
-def _error_payload(exc: BaseException, details: bool) -> dict[str, str]:
+def _error_payload(exc: BaseException, details: bool | Callable[[BaseException], str]) -> dict[str, str]:
     payload = {"type": type(exc).__name__, "message": str(exc)}
-    if details:
+    if callable(details):
+        payload["details"] = details(exc)
+    elif details:
         payload["details"] = "".join(traceback.format_exception(exc))
     return payload
 
@@ -180,7 +182,7 @@ def serve(
     host: str = "127.0.0.1",
     port: int = 0,
     threaded: bool = False,
-    include_tracebacks: bool = True,
+    include_tracebacks: bool | Callable[[BaseException], str] = True,
 ) -> socketserver.TCPServer:
     """A protocol server (not yet serving): call ``serve_forever`` on it, or run it in a thread."""
 

@@ -152,7 +152,8 @@ def _describe_exception(exc: BaseException) -> dict[str, Any]:
         return {"status": "failed", "message": exc.message, "expected": exc.expected, "actual": exc.actual,
                 "sent": exc.sent, "hint": exc.hint}
     if isinstance(exc, protocol.RemoteError):
-        return {"status": "failed", "message": f"your code raised {exc}", "actual": exc.details[-1500:] or None}
+        return {"status": "failed", "message": f"your code raised {exc}", "actual": exc.details[-1500:] or None,
+                "hint": "The traceback above shows where in your code it happened."}
     if isinstance(exc, AssertionError):
         return {"status": "failed", "message": str(exc) or "The check's expectation was not met."}
     if isinstance(exc, pytest.skip.Exception):

@@ -1,0 +1,97 @@
+"""The terminal report: each check with ✓/✗, points and message; the total; the hidden tally.
+
+Everything the submission controls (messages, output, values) is rendered as plain ``Text``, never
+as rich markup, so a learner's ``[red]`` or escape sequence is shown, not interpreted.
+"""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.text import Text
+
+from .results import CheckStatus, GradeReport, Status
+from .validate import Validation
+
+SYMBOL = {
+    CheckStatus.PASSED: ("✓", "green"),
+    CheckStatus.FAILED: ("✗", "red"),
+    CheckStatus.ERROR: ("✗", "red"),
+    CheckStatus.TIMEOUT: ("⏱", "red"),
+    CheckStatus.SKIPPED: ("-", "yellow"),
+    CheckStatus.NOT_RUN: ("-", "yellow"),
+}
+
+
+def _field(label: str, value: str | None) -> Text | None:
+    if not value:
+        return None
+    text = Text(f"      {label}: ", style="dim")
+    text.append(value.replace("\n", "\n        "))
+    return text
+
+
+def render_grade(report: GradeReport, console: Console) -> None:
+    title = Text(f"{report.exercise}", style="bold")
+    title.append(f"  ({report.backend}: {', '.join(f'{k} {v}' for k, v in report.services.items()) or 'no services'})",
+                 style="dim")
+    console.print(title)
+    for problem in report.problems:
+        line = Text("  ! ", style="bold red")
+        line.append(f"{problem.category.value.replace('_', ' ')}: ", style="bold red")
+        line.append(problem.message)
+        console.print(line)
+        if problem.details:
+            console.print(Text("    " + problem.details.replace("\n", "\n    "), style="dim"))
+        console.print(Text(f"    → {problem.advice}", style="yellow"))
+    current_group = None
+    for check in report.checks:
+        group = "Visible checks" if check.visible else "Hidden checks"
+        if group != current_group:
+            console.print(Text(f"\n {group}", style="bold underline"))
+            current_group = group
+        symbol, style = SYMBOL[check.status]
+        line = Text(f"  {symbol} ", style=style)
+        if check.task is not None:
+            line.append(f"[task {check.task}] ", style="dim")
+        line.append(check.name)
+        line.append(f"  ({check.points}/{check.max_points})", style="dim")
+        console.print(line)
+        if check.status is not CheckStatus.PASSED:
+            if check.message:
+                console.print(Text("      " + check.message.replace("\n", "\n      "), style=style))
+            for label, value in (("sent", check.sent), ("expected", check.expected), ("got", check.actual),
+                                 ("hint", check.hint)):
+                rendered = _field(label, value)
+                if rendered is not None:
+                    console.print(rendered)
+    if report.output.strip():
+        console.print(Text("\n Output of your program", style="bold underline"))
+        console.print(Text(report.output.rstrip()), style="dim")
+    hidden = report.hidden
+    console.print()
+    summary = Text(" Score: ", style="bold")
+    summary.append(f"{report.score}/{report.max_score}", style="bold green" if report.all_passed else "bold red")
+    if hidden.total:
+        summary.append(f"   hidden checks passed: {hidden.passed}/{hidden.total}")
+    summary.append(f"   ({report.duration:.1f} s)", style="dim")
+    console.print(summary)
+    if report.status is Status.PASS:
+        console.print(Text(" All checks passed. Well done!", style="bold green"))
+    elif report.status is Status.ERROR:
+        console.print(Text(" Your code could not be graded; fix the problem above first.", style="bold red"))
+    else:
+        failed = sum(c.status is not CheckStatus.PASSED for c in report.checks)
+        console.print(Text(f" {failed} check(s) did not pass. `runner hint` reveals a hint.", style="yellow"))
+
+
+def render_validation(result: Validation, console: Console) -> None:
+    header = Text(result.exercise, style="bold")
+    header.append(f"  ({result.duration:.1f} s)", style="dim")
+    console.print(header)
+    for finding in result.findings:
+        line = Text("  ✓ " if finding.ok else "  ✗ ", style="green" if finding.ok else "red")
+        line.append(f"{finding.subject}: ", style="bold")
+        line.append(finding.message)
+        if finding.score:
+            line.append(f"  [{finding.score}]", style="dim")
+        console.print(line)

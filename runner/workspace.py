@@ -1,0 +1,130 @@
+"""Learner workspaces: where `runner start` puts an exercise, and the learner's progress.
+
+Workspaces live in ``<kit>/workspace/<exercise>/`` (or ``$BACKEND_KIT_WORKSPACE/<exercise>/``).
+Each holds a ``.backend-kit.json`` marker (which exercise, how many hints were shown); the
+learner's best scores are in ``.progress.json`` beside them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+from pathlib import Path
+from typing import Any
+
+from .errors import UsageError
+from .exercises import Exercise, kit_root
+from .results import GradeReport
+
+MARKER = ".backend-kit.json"
+
+
+def workspaces_root() -> Path:
+    env = os.environ.get("BACKEND_KIT_WORKSPACE")
+    return Path(env) if env else kit_root() / "workspace"
+
+
+def workspace_of(exercise: Exercise) -> Path:
+    return workspaces_root() / exercise.slug
+
+
+def exercise_in(folder: Path) -> str | None:
+    """The exercise a folder (or one of its parents) is a workspace of, if any."""
+    for candidate in (folder, *folder.parents):
+        marker = candidate / MARKER
+        if marker.is_file():
+            try:
+                return str(json.loads(marker.read_text())["exercise"])
+            except (ValueError, KeyError, OSError):
+                return None
+    return None
+
+
+def start(exercise: Exercise) -> tuple[Path, bool]:
+    """Create the workspace; returns (path, created). An existing workspace is never overwritten."""
+    target = workspace_of(exercise)
+    if (target / MARKER).exists():
+        return target, False
+    target.mkdir(parents=True, exist_ok=True)
+    shutil.copytree(exercise.starter_dir, target, dirs_exist_ok=True,
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    if exercise.tests_dir.is_dir():
+        shutil.copytree(exercise.tests_dir, target / "tests", dirs_exist_ok=True,
+                        ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copyfile(exercise.statement, target / "README.md")
+    _write_marker(target, {"exercise": exercise.slug, "hints_shown": 0, "started": time.time()})
+    return target, True
+
+
+def reset(exercise: Exercise) -> Path:
+    """Move the current workspace aside (never delete a learner's work) and start afresh."""
+    target = workspace_of(exercise)
+    backup = workspaces_root() / ".previous" / f"{exercise.slug}-{time.strftime('%Y%m%d-%H%M%S')}"
+    if target.exists():
+        backup.parent.mkdir(parents=True, exist_ok=True)
+        shutil.move(str(target), str(backup))
+    start(exercise)
+    return backup
+
+
+def _read_marker(folder: Path) -> dict[str, Any]:
+    try:
+        data = json.loads((folder / MARKER).read_text())
+        return data if isinstance(data, dict) else {}
+    except (OSError, ValueError):
+        return {}
+
+
+def _write_marker(folder: Path, data: dict[str, Any]) -> None:
+    (folder / MARKER).write_text(json.dumps(data, indent=2))
+
+
+def next_hint(exercise: Exercise, *, show_all: bool = False) -> list[str]:
+    """The hints revealed so far, revealing one more (or all); hints are counted per workspace."""
+    hints = list(exercise.meta.hints)
+    if not hints:
+        return []
+    folder = workspace_of(exercise)
+    if not (folder / MARKER).exists():
+        raise UsageError(f"{exercise.slug} is not started.", hint=f"Run `runner start {exercise.slug}` first.")
+    data = _read_marker(folder)
+    shown = len(hints) if show_all else min(int(data.get("hints_shown", 0)) + 1, len(hints))
+    data["hints_shown"] = shown
+    _write_marker(folder, data)
+    return hints[:shown]
+
+
+def _progress_file() -> Path:
+    return workspaces_root() / ".progress.json"
+
+
+def progress() -> dict[str, dict[str, Any]]:
+    try:
+        data = json.loads(_progress_file().read_text())
+        return data if isinstance(data, dict) else {}
+    except (OSError, ValueError):
+        return {}
+
+
+def record(report: GradeReport) -> None:
+    """Remember the learner's best score and their latest one."""
+    data = progress()
+    entry = data.get(report.exercise, {})
+    best = max(int(entry.get("best", 0)), report.score)
+    data[report.exercise] = {
+        "best": best,
+        "max": report.max_score,
+        "last": report.score,
+        "status": report.status.value,
+        "passed": entry.get("passed", False) or report.all_passed,
+        "graded_at": time.time(),
+    }
+    path = _progress_file()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data, indent=2))
+
+
+def started(exercise: Exercise) -> bool:
+    return (workspace_of(exercise) / MARKER).exists()
