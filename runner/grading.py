@@ -383,19 +383,27 @@ class Grader:
                 return "grade_timeout"
 
     def _on_ready_data(self, attempt: _Attempt, progress: _Progress) -> str | None:
+        """Read the host's start-up report; lines that are not one (learner code can write to this
+        pipe too) are skipped, and only end of file without a report means the program died."""
         assert attempt.ready_fd is not None
         chunk = os.read(attempt.ready_fd, 65536)
         attempt.ready_buffer += chunk
-        if chunk and b"\n" not in attempt.ready_buffer:
-            return None
+        message: dict[str, Any] = {}
+        *lines, rest = attempt.ready_buffer.split(b"\n")
+        for line in lines:
+            try:
+                candidate = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(candidate, dict) and candidate.get("event") in ("ready", "error"):
+                message = candidate
+                break
+        if not message:
+            attempt.ready_buffer = rest[-65536:]
+            if chunk:
+                return None
         os.close(attempt.ready_fd)
         attempt.ready_fd = None
-        message: dict[str, Any] = {}
-        if attempt.ready_buffer:
-            try:
-                message = json.loads(attempt.ready_buffer.split(b"\n", 1)[0])
-            except ValueError:
-                message = {}
         if message.get("event") == "ready" and isinstance(message.get("port"), int):
             port = message["port"]
             endpoint = {"port": port, "base_url": f"http://127.0.0.1:{port}"}

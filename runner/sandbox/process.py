@@ -146,5 +146,6 @@ def _descendants(root: int) -> list[int]:
 
 
 def python_command(*args: str) -> list[str]:
-    """The real interpreter in isolated mode (no PYTHON* variables, no user site, no cwd on sys.path)."""
-    return [sys.executable, "-I", "-B", *args]
+    """The real interpreter, isolated (no PYTHON* variables, user site or cwd on sys.path) and unbuffered
+    (output printed just before a kill is not lost)."""
+    return [sys.executable, "-I", "-B", "-u", *args]

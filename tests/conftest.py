@@ -1,0 +1,169 @@
+"""Shared fixtures: a throwaway kit with small exercises, so runner tests do not depend on content."""
+
+from __future__ import annotations
+
+import textwrap
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from runner.exercises import Exercise, find_exercise
+
+HELLO_TOML = """\
+format_version = 1
+title = "Hello API"
+track = "apis"
+difficulty = "beginner"
+concepts = ["routes"]
+time_limit = {time_limit}
+check_timeout = {check_timeout}
+files = ["app.py"]
+hints = ["Return JSON with jsonify.", "Count hits with INCR."]
+
+[entry]
+kind = "wsgi"
+target = "app:create_app"
+
+[services]
+database = true
+redis = true
+"""
+
+HELLO_CHECKS = '''
+import pytest
+from sqlalchemy import text
+from runner.judge import expect_equal, expect_json, expect_status
+
+
+@pytest.mark.gate
+@pytest.mark.points(2)
+def test_hello(client):
+    """GET /hello answers 200"""
+    expect_status(client.get("/hello"), 200)
+
+
+def test_body(client):
+    """GET /hello says hello"""
+    expect_equal(expect_json(client.get("/hello")).get("message"), "hello", "the message")
+
+
+def test_counts_hits(client, redis):
+    """GET /hello counts hits in Redis"""
+    before = int(redis.get("hits") or 0)
+    client.get("/hello")
+    expect_equal(int(redis.get("hits") or 0), before + 1, "the hits counter")
+
+
+def test_writes_database(client, db):
+    """GET /hello records a visit in the database"""
+    client.get("/hello")
+    with db.connect() as connection:
+        count = connection.execute(text("SELECT COUNT(*) FROM visits")).scalar_one()
+    expect_equal(count > 0, True, "visits recorded")
+
+
+@pytest.mark.timeout(2)
+def test_slow(client):
+    """GET /slow answers"""
+    expect_status(client.get("/slow", timeout=10), 200)
+
+
+def test_still_alive(client):
+    """GET /hello still answers at the end"""
+    expect_status(client.get("/hello"), 200)
+'''
+
+HELLO_SOLUTION = '''
+import redis
+from flask import Flask, jsonify
+from sqlalchemy import create_engine, text
+
+
+def create_app(config=None):
+    app = Flask(__name__)
+    store = redis.Redis.from_url(config["REDIS_URL"])
+    engine = create_engine(config["DATABASE_URL"])
+    with engine.begin() as connection:
+        connection.execute(text("CREATE TABLE IF NOT EXISTS visits (id INTEGER PRIMARY KEY)"))
+
+    @app.get("/hello")
+    def hello():
+        store.incr("hits")
+        with engine.begin() as connection:
+            connection.execute(text("INSERT INTO visits DEFAULT VALUES"))
+        return jsonify(message="hello")
+
+    @app.get("/slow")
+    def slow():
+        return jsonify(ok=True)
+
+    return app
+'''
+
+HELLO_STARTER = '''
+from flask import Flask
+
+
+def create_app(config=None):
+    app = Flask(__name__)
+    # TODO: GET /hello
+    return app
+'''
+
+
+def write(path: Path, text: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(textwrap.dedent(text).lstrip("\n"))
+    return path
+
+
+@pytest.fixture
+def kit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An empty kit root; BACKEND_KIT_ROOT and the workspace folder point into it."""
+    root = tmp_path / "kit"
+    (root / "exercises").mkdir(parents=True)
+    (root / "solutions").mkdir()
+    monkeypatch.setenv("BACKEND_KIT_ROOT", str(root))
+    monkeypatch.delenv("BACKEND_KIT_WORKSPACE", raising=False)
+    return root
+
+
+@pytest.fixture
+def hello(kit: Path) -> Exercise:
+    """A small wsgi exercise using a database and Redis, with a check that has a 2 s limit."""
+    folder = kit / "exercises" / "01-hello"
+    write(folder / "exercise.toml", HELLO_TOML.format(time_limit=40, check_timeout=5))
+    write(folder / "README.md", "# Hello\n")
+    write(folder / "starter" / "app.py", HELLO_STARTER)
+    write(folder / "tests" / "test_visible.py", "from app import create_app\n\n\ndef test_factory():\n"
+          "    assert create_app({'REDIS_URL': 'redis://x', 'DATABASE_URL': 'sqlite://'})\n")
+    write(folder / "checks" / "test_hello.py", HELLO_CHECKS)
+    write(kit / "solutions" / "01-hello" / "app.py", HELLO_SOLUTION)
+    write(kit / "solutions" / "01-hello" / "bugs.toml", """\
+        format_version = 1
+
+        [[bug]]
+        id = "wrong-message"
+        summary = "Says hi instead of hello"
+        file = "app.py"
+        find = 'jsonify(message="hello")'
+        replace = 'jsonify(message="hi")'
+        fails = ["test_body"]
+        """)
+    return find_exercise("01-hello", kit)
+
+
+@pytest.fixture
+def submit(tmp_path: Path) -> Callable[..., Path]:
+    """Write a submission folder from {name: source}; returns the folder."""
+    counter = iter(range(10_000))
+
+    def make(files: dict[str, str]) -> Path:
+        folder = tmp_path / f"submission-{next(counter)}"
+        folder.mkdir()
+        for name, text in files.items():
+            write(folder / name, text)
+        return folder
+
+    return make
