@@ -146,7 +146,9 @@ def hint(exercise: str | None, show_all: bool) -> None:
         console.print("This exercise has no hints.")
         return
     for number, text in enumerate(hints, 1):
-        console.print(Text(f"Hint {number}/{len(ex.meta.hints)}: ", style="bold"), Text(text))
+        line = Text(f"Hint {number}/{len(ex.meta.hints)}: ", style="bold")
+        line.append(text)
+        console.print(line)
 
 
 @main.command()

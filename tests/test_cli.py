@@ -1,0 +1,134 @@
+"""The CLI's contract: exit codes 0/1/2/3, `--json` output, and the learner's workflow."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from runner.cli import main
+
+from .conftest import HELLO_SOLUTION, write
+
+
+@pytest.fixture
+def cli():
+    return CliRunner()
+
+
+def test_grade_json_of_the_solution_exits_0(cli, hello):
+    """A full-marks grade exits 0 and prints the result document."""
+    result = cli.invoke(main, ["grade", "01-hello", "--submission", str(hello.solution_dir), "--json"])
+    assert result.exit_code == 0, result.output
+    document = json.loads(result.output)
+    assert (document["status"], document["score"], document["max_score"]) == ("pass", 7, 7)
+    assert document["format_version"] == 1 and document["backend"] == "embedded"
+    assert [c["status"] for c in document["checks"]] == ["passed"] * 6
+
+
+def test_grade_of_the_starter_exits_1_with_a_readable_report(cli, hello):
+    """A partial grade exits 1; the report shows ✗, the message and the hidden tally."""
+    result = cli.invoke(main, ["grade", "01", "--submission", str(hello.starter_dir)])
+    assert result.exit_code == 1
+    assert "✗ GET /hello answers 200" in result.output
+    assert "returned status 404, expected 200" in result.output
+    assert "hidden checks passed: 0/6" in result.output
+    assert "All checks passed" not in result.output
+
+
+def test_unknown_exercise_is_a_usage_error(cli, hello):
+    """A name that matches no exercise exits 2 and lists the choices."""
+    result = cli.invoke(main, ["grade", "99-nothing"])
+    assert result.exit_code == 2
+    assert "is not an exercise" in result.output and "01-hello" in result.output
+
+
+def test_bad_option_is_a_usage_error(cli, hello):
+    """click's own usage errors also exit 2."""
+    assert cli.invoke(main, ["grade", "--no-such-option"]).exit_code == 2
+
+
+def test_missing_submission_folder_is_a_usage_error(cli, hello, tmp_path):
+    """Grading a folder that does not exist exits 2."""
+    result = cli.invoke(main, ["grade", "01-hello", "--submission", str(tmp_path / "nope")])
+    assert result.exit_code == 2
+
+
+def test_broken_checks_are_an_infrastructure_error(cli, hello):
+    """If the judge cannot run its checks, exit 3 and say it is not the learner's fault."""
+    write(hello.checks_dir / "test_broken.py", "import no_such_module_anywhere\n")
+    result = cli.invoke(main, ["grade", "01-hello", "--submission", str(hello.solution_dir), "--json"])
+    assert result.exit_code == 3
+    document = json.loads(result.output)
+    assert document["category"] == "infrastructure"
+    assert "not your fault" in document["message"]
+
+
+def test_invalid_metadata_is_a_usage_error_with_the_field(cli, hello):
+    """A broken exercise.toml exits 2 naming the file and field."""
+    meta = hello.root / "exercise.toml"
+    meta.write_text(meta.read_text() + "\ncolour = 'blue'\n")
+    result = cli.invoke(main, ["list"])
+    assert result.exit_code == 2
+    assert "colour: unknown key" in result.output
+
+
+def test_start_test_grade_hint_reset_workflow(cli, hello, kit):
+    """The learner's loop: start, test, grade (progress recorded), hint, reset."""
+    assert cli.invoke(main, ["start", "01-hello"]).exit_code == 0
+    folder = kit / "workspace" / "01-hello"
+    assert (folder / "app.py").is_file() and (folder / "README.md").is_file()
+    assert "already started" in cli.invoke(main, ["start", "01-hello"]).output
+
+    assert cli.invoke(main, ["grade", "01-hello"]).exit_code == 1
+    (folder / "app.py").write_text(HELLO_SOLUTION)
+    assert cli.invoke(main, ["grade", "01-hello"]).exit_code == 0
+    listing = cli.invoke(main, ["list"])
+    assert "best 7/7" in listing.output
+
+    first = cli.invoke(main, ["hint", "01-hello"])
+    assert "Hint 1/2: Return JSON with jsonify." in first.output and "Hint 2/2" not in first.output
+    assert "Hint 2/2: Count hits with INCR." in cli.invoke(main, ["hint", "01-hello"]).output
+
+    result = cli.invoke(main, ["reset", "01-hello", "--yes"])
+    assert result.exit_code == 0
+    assert "TODO" in (folder / "app.py").read_text()
+    backups = list((kit / "workspace" / ".previous").iterdir())
+    assert len(backups) == 1 and (backups[0] / "app.py").read_text() == HELLO_SOLUTION
+
+
+def test_visible_tests_run_in_the_workspace(cli, hello, kit):
+    """`runner test` runs the visible tests against the learner's code (exit 0 when they pass)."""
+    cli.invoke(main, ["start", "01-hello"])
+    result = cli.invoke(main, ["test", "01-hello"])
+    assert result.exit_code == 0
+
+
+def test_validate_reports_each_finding_and_exits_0(cli, hello):
+    """`runner validate` proves the solution, starter, bugs and determinism."""
+    result = cli.invoke(main, ["validate", "01-hello", "--json"])
+    assert result.exit_code == 0, result.output
+    (document,) = json.loads(result.output)
+    subjects = [f["subject"] for f in document["findings"]]
+    assert subjects == ["solution", "determinism", "time budget", "starter", "bug wrong-message"]
+    assert all(f["ok"] for f in document["findings"])
+
+
+def test_validate_fails_when_a_bug_is_not_caught(cli, hello):
+    """A catalogued bug that no named check catches makes validate exit 1."""
+    bugs = hello.solution_dir / "bugs.toml"
+    bugs.write_text(bugs.read_text().replace('fails = ["test_body"]', 'fails = ["test_hello"]'))
+    result = cli.invoke(main, ["validate", "01-hello"])
+    assert result.exit_code == 1
+    assert "is not caught by 'test_hello'" in result.output
+
+
+def test_new_scaffolds_an_exercise_that_validates(cli, kit):
+    """`runner new` creates an exercise that passes `runner validate` as it stands."""
+    for number, kind in enumerate(("wsgi", "functions", "tests"), start=1):
+        name = f"0{number}-sample-{kind}"
+        assert cli.invoke(main, ["new", name, "--kind", kind]).exit_code == 0
+        result = cli.invoke(main, ["validate", name])
+        assert result.exit_code == 0, result.output
+    assert cli.invoke(main, ["new", "01-sample-wsgi"]).exit_code == 2
