@@ -16,6 +16,7 @@ keeping every result recorded before; past the grade's limit, what is left is no
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -408,10 +409,8 @@ class Grader:
             port = message["port"]
             endpoint = {"port": port, "base_url": f"http://127.0.0.1:{port}"}
             assert attempt.endpoint_fd is not None
-            try:
+            with contextlib.suppress(OSError):
                 os.write(attempt.endpoint_fd, json.dumps(endpoint).encode() + b"\n")
-            except OSError:
-                pass
             return None
         if message.get("event") == "error":
             category = {
@@ -437,7 +436,7 @@ class Grader:
     def _exit_code(process: SandboxedProcess, wait: float = 2.0) -> str:
         try:
             code = process.popen.wait(timeout=wait)
-        except Exception:  # noqa: BLE001 - still running: say so
+        except Exception:
             return "still running"
         return f"killed by signal {-code}" if code < 0 else f"exit code {code}"
 
@@ -513,7 +512,9 @@ class Grader:
             else f"Stopped after {limit:g} s, the time limit of this check."
         )
         progress.recorded[progress.current] = Outcome(
-            CheckStatus.TIMEOUT, message, hint="Look for an infinite loop or a blocking call in the code this check uses."
+            CheckStatus.TIMEOUT,
+            message,
+            hint="Look for an infinite loop or a blocking call in the code this check uses.",
         )
         if spec is not None and spec.gate:
             progress.failed_gates.append(spec.name)
@@ -527,8 +528,12 @@ class Grader:
     def _note_crash(learner: SandboxedProcess, progress: _Progress) -> None:
         code = learner.poll()
         if code is not None:
+            how = f"exit code {code}" if code >= 0 else f"killed by signal {-code}"
             progress.problems.append(
-                Problem(Category.CRASH, f"Your program stopped during grading ({'exit code ' + str(code) if code >= 0 else 'killed by signal ' + str(-code)}); checks after that could not reach it.")
+                Problem(
+                    Category.CRASH,
+                    f"Your program stopped during grading ({how}); checks after that could not reach it.",
+                )
             )
 
     def _judge_failed(self, judge: SandboxedProcess, progress: _Progress, what: str) -> InfrastructureError:

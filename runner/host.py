@@ -14,6 +14,7 @@ prints or exits with is only evidence for messages, never for points.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import json
 import os
@@ -28,10 +29,8 @@ from typing import Any
 
 
 def _report(fd: int, message: dict[str, Any]) -> None:
-    try:
+    with contextlib.suppress(OSError):
         os.write(fd, json.dumps(message).encode() + b"\n")
-    except OSError:
-        pass
 
 
 def _learner_traceback(exc: BaseException, workspace: Path) -> str:
@@ -52,10 +51,8 @@ def _set_limits(limits: dict[str, int]) -> None:
         which = getattr(resource, f"RLIMIT_{name.upper()}", None)
         if which is None:
             continue
-        try:
+        with contextlib.suppress(ValueError, OSError):
             resource.setrlimit(which, (value, value))
-        except (ValueError, OSError):
-            pass
 
 
 def _import(target: str, workspace: Path, ready_fd: int) -> Any:
@@ -71,7 +68,7 @@ def _import(target: str, workspace: Path, ready_fd: int) -> Any:
         category = "import_error"
         message = f"{module_name}.py has no {attribute!r}: {exc}"
         details = _learner_traceback(exc, workspace)
-    except BaseException as exc:  # noqa: BLE001 - anything the learner's import raises (even SystemExit) is theirs
+    except BaseException as exc:
         category = "import_error"
         message = f"importing {module_name} raised {type(exc).__name__}: {exc}"
         details = _learner_traceback(exc, workspace)
@@ -86,7 +83,7 @@ def _serve_wsgi(spec: dict[str, Any], workspace: Path, ready_fd: int) -> None:
         app = factory(dict(spec["config"]))
         if not callable(app):
             raise TypeError(f"{spec['target']} returned {type(app).__name__}, not a WSGI app (a Flask object)")
-    except BaseException as exc:  # noqa: BLE001 - the learner's factory may raise anything
+    except BaseException as exc:
         _report(
             ready_fd,
             {
@@ -160,7 +157,7 @@ def _run_tests_once(spec: dict[str, Any], workspace: Path, impl: str, timeout: f
         ]
         try:
             code = pytest.main(args)
-        except BaseException:  # noqa: BLE001 - learner tests can raise anything, even SystemExit
+        except BaseException:
             code = 99
         sys.stdout.flush()
         sys.stderr.flush()
@@ -184,10 +181,8 @@ def _run_tests_once(spec: dict[str, Any], workspace: Path, impl: str, timeout: f
             chunks.append(chunk)
     os.close(read_fd)
     if timed_out:
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
     os.waitpid(pid, 0)
     outcomes: list[dict[str, Any]] = []
     for line in b"".join(chunks).splitlines():
@@ -199,9 +194,9 @@ def _run_tests_once(spec: dict[str, Any], workspace: Path, impl: str, timeout: f
 
 
 def _serve_tests(spec: dict[str, Any], workspace: Path, ready_fd: int) -> None:
-    from . import protocol
-
     import pytest  # noqa: F401 - imported once here so that every forked run starts warm
+
+    from . import protocol
 
     def run_tests(impl: str, timeout: float = 30.0) -> dict[str, Any]:
         return _run_tests_once(spec, workspace, impl, timeout)

@@ -154,7 +154,7 @@ class GradeReport:
 
     def verdict(self) -> tuple[tuple[str, str], ...]:
         """The parts of a report that must not change between two runs of the same submission."""
-        return tuple((c.id, c.status.value) for c in self.checks) + (("score", str(self.score)),)
+        return (*tuple((c.id, c.status.value) for c in self.checks), ("score", str(self.score)))
 
     def to_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {

@@ -95,8 +95,10 @@ _BUGS = {
     EntryKind.WSGI: ('health-empty', 'Returns an empty object', 'jsonify({"status": "ok"})', 'jsonify({})',
                      'test_health'),
     EntryKind.FUNCTIONS: ('wrong-answer', 'Returns the wrong answer', 'return 42', 'return 41', 'test_answer'),
-    EntryKind.TESTS: ('only-two', 'Only tests the value two', '    assert double(-3) == -6\n    assert double(0) == 0\n',
-                      '', 'test_mutant'),
+    EntryKind.TESTS: (
+        'only-two', 'Only tests the value two', '    assert double(-3) == -6\n    assert double(0) == 0\n', '',
+        'test_mutant',
+    ),
 }
 
 

@@ -6,6 +6,7 @@ judge only uses it to compare runs against implementations the learner cannot te
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from typing import Any
@@ -17,10 +18,8 @@ def _emit(message: dict[str, Any]) -> None:
     fd = os.environ.get("BACKEND_KIT_OUTCOMES_FD")
     if fd is None:
         return
-    try:
+    with contextlib.suppress(OSError):
         os.write(int(fd), json.dumps(message).encode() + b"\n")
-    except OSError:
-        pass
 
 
 def pytest_collectreport(report: pytest.CollectReport) -> None:

@@ -91,7 +91,9 @@ def validate_exercise(
     st = reports["starter"]
     findings.append(
         Finding("starter", st.score < st.max_score,
-                "scores less than full marks" if st.score < st.max_score else "scores full marks: it gives the answer away",
+                "scores less than full marks"
+                if st.score < st.max_score
+                else "scores full marks: it gives the answer away",
                 _score(st))
     )
     for bug in bugs:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import http.client
 import json
-import socket
 from typing import Any
 
 from .expect import Mismatch, show
@@ -82,7 +81,7 @@ class Client:
             reply = connection.getresponse()
             raw = reply.read(MAX_BODY + 1)
             return Response(method, path, sent, reply.status, reply.getheaders(), raw[:MAX_BODY])
-        except (TimeoutError, socket.timeout):
+        except TimeoutError:
             raise Mismatch(
                 f"your app did not answer {method} {path} within {timeout or self.timeout:g} s",
                 sent=summary,

@@ -67,7 +67,7 @@ def check_name(item: pytest.Item) -> str:
         try:
             name = name.format(**params)
         except (KeyError, IndexError, ValueError):
-            name = f"{name} [{getattr(item, 'callspec').id}]"
+            name = f"{name} [{item.callspec.id}]"  # type: ignore[attr-defined]
     return name
 
 
@@ -180,7 +180,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         state.emit({"event": "result", "id": item.nodeid, **outcome})
         if item.nodeid in state.gates and outcome["status"] != "passed":
             state.failed_gates.append(state.names.get(item.nodeid, item.name))
-    return report  # type: ignore[no-any-return]
+    return report
 
 
 # ---------------------------------------------------------------- fixtures the checks use
@@ -341,7 +341,7 @@ class LearnerTests:
     @contextlib.contextmanager
     def serving(self, source: str, functions: list[str]) -> Iterator[str]:
         namespace: dict[str, Any] = {"__name__": "implementation_under_test"}
-        exec(compile(source, "implementation_under_test.py", "exec"), namespace)  # noqa: S102 - our own code
+        exec(compile(source, "implementation_under_test.py", "exec"), namespace)
         server = protocol.serve({name: namespace[name] for name in functions}, threaded=True,
                                 include_tracebacks=False)
         thread = threading.Thread(target=server.serve_forever, daemon=True)

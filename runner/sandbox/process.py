@@ -9,6 +9,7 @@ can read are readable. Those need the container sandbox.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -103,18 +104,12 @@ class SandboxedProcess:
         if self.popen.poll() is None:
             self.killed = True
         for pid in [self.pid, *_descendants(self.pid)]:
-            try:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass
-            try:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.kill(pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass
-        try:
+        with contextlib.suppress(subprocess.TimeoutExpired):  # SIGKILL does not time out in practice
             self.popen.wait(timeout=5)
-        except subprocess.TimeoutExpired:  # pragma: no cover - SIGKILL does not time out in practice
-            pass
         self.output.join()
         if self.popen.stdout is not None:
             self.popen.stdout.close()
