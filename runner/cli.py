@@ -26,6 +26,10 @@ from .exercises import Exercise, all_exercises, find_exercise, kit_root
 from .grading import Grader
 from .report import render_grade, render_validation
 from .results import Status
+from .services import ServiceProvider
+from .services.providers import check_supported, make_provider
+from .settings import Settings
+from .settings import load as load_settings
 from .validate import validate_exercise
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -59,6 +63,22 @@ def handles_errors(fn: F) -> F:
             sys.exit(130)
 
     return wrapper  # type: ignore[return-value]
+
+
+def provider_options(fn: F) -> F:
+    """--provider / --database-url / --redis-url, shared by the commands that grade."""
+    fn = click.option("--redis-url", help="url provider: a Redis server (admin), e.g. redis://127.0.0.1:56379/0")(fn)
+    fn = click.option(
+        "--database-url",
+        help="url provider: a PostgreSQL server (admin), e.g. postgresql://postgres:postgres@127.0.0.1:55432/postgres",
+    )(fn)
+    fn = click.option("--provider", type=click.Choice(["embedded", "url", "docker"]),
+                      help="Where services come from (default: embedded, or $BACKEND_KIT_PROVIDER).")(fn)
+    return fn
+
+
+def _settings(provider: str | None, database_url: str | None, redis_url: str | None) -> Settings:
+    return load_settings(kit_root(), provider=provider, database_url=database_url, redis_url=redis_url)
 
 
 def _exercise_or_here(name: str | None) -> Exercise:
@@ -175,10 +195,14 @@ def test(exercise: str | None) -> None:
 @click.option("--submission", type=click.Path(path_type=Path), help="Grade this folder instead of your workspace.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result document as JSON on stdout.")
 @click.option("--seed", type=int, help="Seed for the checks' random data (default: derived from the submission).")
+@provider_options
 @handles_errors
-def grade(exercise: str | None, submission: Path | None, as_json: bool, seed: int | None) -> None:
+def grade(exercise: str | None, submission: Path | None, as_json: bool, seed: int | None, provider: str | None,
+          database_url: str | None, redis_url: str | None) -> None:
     """Grade EXERCISE with its hidden checks."""
     ex = _exercise_or_here(exercise)
+    settings = _settings(provider, database_url, redis_url)
+    check_supported(ex, settings)
     own_workspace = submission is None
     folder = submission if submission is not None else workspace.workspace_of(ex)
     if not folder.is_dir():
@@ -187,7 +211,11 @@ def grade(exercise: str | None, submission: Path | None, as_json: bool, seed: in
         raise UsageError(f"{folder} is not a folder.", hint="Pass the folder that holds the submission's files.")
     if not as_json:
         console.print(Text(f"Grading {ex.slug} …", style="dim"))
-    report = Grader(ex).grade(folder, seed=seed)
+    service_provider = make_provider(settings)
+    try:
+        report = Grader(ex, service_provider).grade(folder, seed=seed)
+    finally:
+        service_provider.close()
     if own_workspace:
         workspace.record(report)
     if as_json:
@@ -200,11 +228,20 @@ def grade(exercise: str | None, submission: Path | None, as_json: bool, seed: in
 @main.command()
 @click.argument("exercises", nargs=-1)
 @click.option("--json", "as_json", is_flag=True, help="Print findings as JSON.")
+@provider_options
 @handles_errors
-def validate(exercises: tuple[str, ...], as_json: bool) -> None:
+def validate(exercises: tuple[str, ...], as_json: bool, provider: str | None, database_url: str | None,
+             redis_url: str | None) -> None:
     """Prove exercises: solution passes, starter fails, every bug is caught, runs agree."""
+    settings = _settings(provider, database_url, redis_url)
     chosen = [find_exercise(name) for name in exercises] if exercises else all_exercises()
-    results = [validate_exercise(ex) for ex in chosen]
+    shared: ServiceProvider = make_provider(settings)
+    try:
+        for ex in chosen:
+            check_supported(ex, settings)
+        results = [validate_exercise(ex, provider_factory=lambda: shared) for ex in chosen]
+    finally:
+        shared.close()
     if as_json:
         click.echo(json.dumps([
             {"exercise": r.exercise, "ok": r.ok, "duration": round(r.duration, 2),
@@ -232,3 +269,93 @@ def new(name: str, kind: str, title: str) -> None:
 
 
 __all__ = ["InfrastructureError", "main"]
+
+
+@main.group()
+def services() -> None:
+    """Start, stop and inspect the PostgreSQL and Redis containers (the docker provider)."""
+
+
+def _docker() -> Any:
+    from .services.docker import DockerServices
+
+    return DockerServices(load_settings(kit_root(), provider="docker"))
+
+
+@services.command("up")
+@handles_errors
+def services_up() -> None:
+    """Start (or reuse) the service containers and wait until they answer."""
+    provider = _docker()
+    provider.up()
+    for row in provider.status():
+        console.print(f"  {row['service']:<9} {row['container']:<24} {row['state']:<8} 127.0.0.1:{row.get('port', '')}"
+                      f"  {row.get('image', '')}")
+    console.print("Ready. Grade with `--provider docker` (or set BACKEND_KIT_PROVIDER=docker).")
+
+
+@services.command("down")
+@handles_errors
+def services_down() -> None:
+    """Remove the service containers and any leftovers carrying the kit's label."""
+    provider = _docker()
+    removed = provider.down() + provider.reap()
+    console.print("Removed: " + (", ".join(removed) if removed else "nothing (no containers)"))
+
+
+@services.command("status")
+@handles_errors
+def services_status() -> None:
+    """Show the service containers and their state."""
+    for row in _docker().status():
+        console.print(f"  {row['service']:<9} {row['container']:<24} {row['state']:<8} {row.get('port', '')}"
+                      f"  {row.get('image', '')}")
+
+
+@main.command()
+@provider_options
+@handles_errors
+def doctor(provider: str | None, database_url: str | None, redis_url: str | None) -> None:
+    """Check Docker, images, ports, service health, and which provider will be used."""
+    from .doctor import run_checks
+
+    settings = _settings(provider, database_url, redis_url)
+    ok = True
+    for check in run_checks(settings):
+        style = {"ok": "green", "warn": "yellow", "fail": "red"}[check.state]
+        line = Text(f"  {'✓' if check.state == 'ok' else '!' if check.state == 'warn' else '✗'} ", style=style)
+        line.append(f"{check.name}: ", style="bold")
+        line.append(check.message)
+        console.print(line)
+        ok = ok and check.state != "fail"
+    sys.exit(0 if ok else 3)
+
+
+@main.command()
+@click.argument("exercises", nargs=-1)
+@click.option("--provider", type=click.Choice(["url", "docker"]), default="docker", show_default=True,
+              help="Where the real PostgreSQL and Redis come from.")
+@click.option("--database-url")
+@click.option("--redis-url")
+@handles_errors
+def parity(exercises: tuple[str, ...], provider: str, database_url: str | None, redis_url: str | None) -> None:
+    """Grade every solution and bug on embedded and on real services; fail if verdicts differ."""
+    from .parity import compare
+
+    settings = _settings(provider, database_url, redis_url)
+    chosen = [find_exercise(name) for name in exercises] if exercises else all_exercises()
+    real = make_provider(settings)
+    all_same = True
+    try:
+        for ex in chosen:
+            for row in compare(ex, real):
+                style = "green" if row.same else "red"
+                line = Text(f"  {'✓' if row.same else '✗'} {ex.slug} {row.subject}: ", style=style)
+                line.append(f"embedded {row.embedded}  server {row.server}")
+                if not row.same:
+                    line.append(f"  differs on: {', '.join(row.differences)}")
+                console.print(line)
+                all_same = all_same and row.same
+    finally:
+        real.close()
+    sys.exit(0 if all_same else 1)

@@ -155,7 +155,8 @@ class Grader:
             for sub in ("workspace", "judge", "tmp"):
                 (workdir / sub).mkdir()
             meta = self.exercise.meta
-            services = self.provider.acquire(workdir, database=meta.services.database, redis=meta.services.redis)
+            services = self.provider.acquire(workdir, database=meta.services.database, redis=meta.services.redis,
+                                             template=self.exercise.slug)
             progress = _Progress(problems=problems)
             if problems:
                 self._collect_manifest(workdir, services, seed, progress)
@@ -247,8 +248,8 @@ class Grader:
         spec = {
             "results_fd": results_write,
             "endpoint_fd": endpoint_read,
-            "database_url": services.database_url,
-            "redis_url": services.redis_url,
+            "database_url": services.judge_database,
+            "redis_url": services.judge_redis,
             "seed": seed,
             "default_timeout": self.exercise.meta.check_timeout,
             "request_timeout": min(5.0, self.exercise.meta.check_timeout),

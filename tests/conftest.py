@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import textwrap
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -28,6 +29,7 @@ target = "app:create_app"
 [services]
 database = true
 redis = true
+backends = ["embedded", "server"]
 """
 
 HELLO_CHECKS = '''
@@ -77,21 +79,23 @@ def test_still_alive(client):
 HELLO_SOLUTION = '''
 import redis
 from flask import Flask, jsonify
-from sqlalchemy import create_engine, text
+from sqlalchemy import Column, Integer, MetaData, Table, create_engine, insert
+
+metadata = MetaData()
+visits = Table("visits", metadata, Column("id", Integer, primary_key=True))
 
 
 def create_app(config=None):
     app = Flask(__name__)
     store = redis.Redis.from_url(config["REDIS_URL"])
     engine = create_engine(config["DATABASE_URL"])
-    with engine.begin() as connection:
-        connection.execute(text("CREATE TABLE IF NOT EXISTS visits (id INTEGER PRIMARY KEY)"))
+    metadata.create_all(engine)
 
     @app.get("/hello")
     def hello():
         store.incr("hits")
         with engine.begin() as connection:
-            connection.execute(text("INSERT INTO visits DEFAULT VALUES"))
+            connection.execute(insert(visits))
         return jsonify(message="hello")
 
     @app.get("/slow")
@@ -167,3 +171,28 @@ def submit(tmp_path: Path) -> Callable[..., Path]:
         return folder
 
     return make
+
+
+def docker_required() -> bool:
+    """In CI, tests that need Docker must run: a missing engine is a failure, never a skip."""
+    ci = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+    return ci or bool(os.environ.get("BACKEND_KIT_REQUIRE_DOCKER"))
+
+
+@pytest.fixture(scope="session")
+def docker_services() -> Iterator[object]:
+    """The docker provider on its own containers (instance 'test'), removed after the session."""
+    from runner.errors import InfrastructureError
+    from runner.services.docker import DockerServices, docker_client
+    from runner.settings import load
+
+    try:
+        docker_client()
+    except InfrastructureError as exc:
+        if docker_required():
+            pytest.fail(f"Docker is required here (CI): {exc}")
+        pytest.skip(f"Docker is not available: {exc.message}")
+    provider = DockerServices(load(None, provider="docker"), instance="test")
+    provider.up()
+    yield provider
+    provider.down()

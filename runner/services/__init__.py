@@ -20,6 +20,20 @@ class GradeServices:
     database_url: str | None = None
     redis_url: str | None = None
     details: dict[str, str] = field(default_factory=dict)
+    #: The judge's own connections (an admin role on the same database, so a learner who exhausts
+    #: their own role's connections cannot lock the judge out); the learner's URLs when None.
+    judge_database_url: str | None = None
+    judge_redis_url: str | None = None
+    #: Provider bookkeeping (names of the role, database, ACL user, slot) for release().
+    handle: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def judge_database(self) -> str | None:
+        return self.judge_database_url or self.database_url
+
+    @property
+    def judge_redis(self) -> str | None:
+        return self.judge_redis_url or self.redis_url
 
     def config(self) -> dict[str, str]:
         """The settings handed to the learner's app (as config keys and environment variables)."""
@@ -34,8 +48,9 @@ class GradeServices:
 class ServiceProvider(Protocol):
     name: str
 
-    def acquire(self, workdir: Path, *, database: bool, redis: bool) -> GradeServices:
-        """Isolated services for one grade; ``workdir`` is the grade's private folder."""
+    def acquire(self, workdir: Path, *, database: bool, redis: bool, template: str = "default") -> GradeServices:
+        """Isolated services for one grade; ``workdir`` is the grade's private folder, ``template``
+        names the per-exercise template a database is cloned from."""
         ...
 
     def release(self, services: GradeServices) -> None:

@@ -21,7 +21,7 @@ class EmbeddedProvider:
     def __init__(self) -> None:
         self._servers: dict[str, tuple[Any, threading.Thread]] = {}
 
-    def acquire(self, workdir: Path, *, database: bool, redis: bool) -> GradeServices:
+    def acquire(self, workdir: Path, *, database: bool, redis: bool, template: str = "default") -> GradeServices:
         database_url = None
         redis_url = None
         details = {}
