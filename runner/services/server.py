@@ -26,6 +26,7 @@ import re
 import secrets
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlsplit, urlunsplit
@@ -82,20 +83,33 @@ class ServerServices:
         self._templates: set[str] = set()
         self._versions: dict[str, str] = {}
         self._slots = 16
+        self._admin: Any = None
+        self._pg_lock = threading.RLock()
 
     # ------------------------------------------------------------------ connections
 
-    def _pg(self) -> Any:
+    @contextlib.contextmanager
+    def _pg(self) -> Iterator[Any]:
+        """The admin connection, kept open across grades (connecting costs more than the DDL)."""
         import psycopg
 
         assert self.postgres_url is not None
-        try:
-            return psycopg.connect(self._psycopg_url(self.postgres_url), autocommit=True, connect_timeout=10)
-        except psycopg.Error as exc:
-            raise InfrastructureError(
-                f"cannot reach PostgreSQL at {self._safe(self.postgres_url)}: {str(exc).strip()}",
-                hint="Start it (`runner services up`, or `docker compose up -d`), or use --backend embedded.",
-            ) from None
+        with self._pg_lock:
+            if self._admin is None or self._admin.closed or self._admin.broken:
+                try:
+                    self._admin = psycopg.connect(self._psycopg_url(self.postgres_url), autocommit=True,
+                                                  connect_timeout=10)
+                except psycopg.Error as exc:
+                    raise InfrastructureError(
+                        f"cannot reach PostgreSQL at {self._safe(self.postgres_url)}: {str(exc).strip()}",
+                        hint="Start it (`runner services up`, or `docker compose up -d`), or use --provider embedded.",
+                    ) from None
+            try:
+                yield self._admin
+            except psycopg.OperationalError as exc:
+                self._admin.close()
+                self._admin = None
+                raise InfrastructureError(f"lost the connection to PostgreSQL: {str(exc).strip()}") from None
 
     def _redis(self, db: int = 0) -> Any:
         import redis
@@ -107,7 +121,7 @@ class ServerServices:
         except redis.RedisError as exc:
             raise InfrastructureError(
                 f"cannot reach Redis at {self._safe(self.redis_url)}: {exc}",
-                hint="Start it (`runner services up`, or `docker compose up -d`), or use --backend embedded.",
+                hint="Start it (`runner services up`, or `docker compose up -d`), or use --provider embedded.",
             ) from None
         return client
 
@@ -179,7 +193,9 @@ class ServerServices:
                         f"CONNECTION LIMIT {ROLE_CONNECTION_LIMIT}"
                     )
                     handle["role"] = name
-                    conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{source}" OWNER "{name}"')
+                    # FILE_COPY: on a small template with fsync off it is faster than PostgreSQL 15's default
+                    # WAL_LOG (measured 20 ms against 25-43 ms to create, 4 ms against 5-50 ms to drop).
+                    conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{source}" OWNER "{name}" STRATEGY FILE_COPY')
                     handle["database"] = name
                     conn.execute(f'REVOKE CONNECT ON DATABASE "{name}" FROM PUBLIC')
                     conn.execute(f'GRANT CONNECT ON DATABASE "{name}" TO "{name}"')
@@ -310,4 +326,8 @@ class ServerServices:
         return found
 
     def close(self) -> None:
-        """Nothing to stop: the servers belong to whoever started them."""
+        """Close the admin connection; the servers belong to whoever started them."""
+        with self._pg_lock:
+            if self._admin is not None:
+                self._admin.close()
+                self._admin = None

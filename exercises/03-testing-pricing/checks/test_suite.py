@@ -1,0 +1,197 @@
+"""Hidden checks for 03-testing-pricing: the learner's tests are run against the correct module and
+against hidden buggy versions of it (mutants, in mutants.toml), and must tell them apart.
+
+How it works
+- One session fixture runs the learner's whole test file once per implementation, through
+  ``learner_tests.run``: the implementation runs here in the judge, the learner's process only has
+  a proxy, so their tests cannot read which one they are facing.
+- The order of the runs comes from ``random.SystemRandom`` (not the seeded ``rng``), and the
+  reference runs twice at random positions: a test file cannot count runs to guess which one is
+  the reference, and a flaky or random test file is very unlikely to be green both times.
+- The gate requires both reference runs to be green. A mutant is caught when its run is not green:
+  a test failed or errored, the run timed out, or no test passed. A timeout counts as caught
+  because the same tests finished in time, and passed, against the reference; only a behaviour of
+  the mutant can have made them slower.
+- If a reference run is not green, the remaining runs are skipped: the gate fails and every later
+  check is skipped anyway.
+"""
+
+from __future__ import annotations
+
+import random
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from runner.judge import Mismatch
+from runner.judge.plugin import LearnerTests, TestRun
+
+EXERCISE = Path(__file__).resolve().parent.parent
+MODULE = "pricing"
+REFERENCE = "reference"
+
+
+@dataclass(frozen=True)
+class Mutant:
+    id: str
+    misconception: str
+    hint: str
+    source: str = field(repr=False)
+
+    def __str__(self) -> str:
+        return self.id
+
+
+def load_reference(exercise_dir: Path) -> str:
+    return (exercise_dir / "starter" / f"{MODULE}.py").read_text(encoding="utf-8")
+
+
+def load_mutants(exercise_dir: Path) -> list[Mutant]:
+    """The mutants of mutants.toml, applied to the reference; any authoring mistake is an error."""
+    path = exercise_dir / "checks" / "mutants.toml"
+    reference = load_reference(exercise_dir)
+    entries = tomllib.loads(path.read_text(encoding="utf-8")).get("mutant", [])
+    mutants: list[Mutant] = []
+    for entry in entries:
+        mutant_id = entry["id"]
+        count = reference.count(entry["find"])
+        if count != 1:
+            raise ValueError(f"{path}: mutant {mutant_id!r}: 'find' occurs {count} times in "
+                             f"starter/{MODULE}.py; it must occur exactly once")
+        source = reference.replace(entry["find"], entry["replace"])
+        if source == reference:
+            raise ValueError(f"{path}: mutant {mutant_id!r} does not change the module")
+        compile(source, f"{mutant_id}.py", "exec")
+        if any(m.id == mutant_id for m in mutants):
+            raise ValueError(f"{path}: mutant id {mutant_id!r} appears twice")
+        mutants.append(Mutant(mutant_id, entry["misconception"], entry["hint"], source))
+    if not mutants:
+        raise ValueError(f"{path}: no [[mutant]] entries")
+    return mutants
+
+
+def public_functions(exercise_dir: Path) -> list[str]:
+    meta = tomllib.loads((exercise_dir / "exercise.toml").read_text(encoding="utf-8"))
+    return list(meta["entry"]["functions"])
+
+
+MUTANTS = load_mutants(EXERCISE)
+_META = tomllib.loads((EXERCISE / "exercise.toml").read_text(encoding="utf-8"))
+# Every run may take up to check_timeout seconds (plus forking and the round trip); the gate is
+# the check that waits for all of them.
+GATE_TIMEOUT = (len(MUTANTS) + 2) * (float(_META["check_timeout"]) + 3) + 10
+if float(_META["time_limit"]) < GATE_TIMEOUT + 20:
+    raise ValueError(f"exercise.toml: time_limit must be at least {GATE_TIMEOUT + 20:g} s for "
+                     f"{len(MUTANTS)} mutants with check_timeout {_META['check_timeout']}")
+
+
+@dataclass
+class Runs:
+    reference: list[TestRun]  # in the order they ran
+    mutants: dict[str, TestRun]  # by mutant id
+
+
+@pytest.fixture(scope="session")
+def runs(learner_tests: LearnerTests, exercise_dir: Path) -> Runs:
+    """Each implementation once, the reference twice, in an order the learner cannot predict."""
+    reference = load_reference(exercise_dir)
+    mutants = {m.id: m for m in load_mutants(exercise_dir)}
+    functions = public_functions(exercise_dir)
+    order = [REFERENCE, REFERENCE, *mutants]
+    random.SystemRandom().shuffle(order)
+    result = Runs(reference=[], mutants={})
+    for name in order:
+        if name == REFERENCE:
+            run = learner_tests.run(reference, functions)
+            result.reference.append(run)
+            if not run.green:
+                break  # the gate fails: no later check will look at the other runs
+        else:
+            result.mutants[name] = learner_tests.run(mutants[name].source, functions)
+    return result
+
+
+def _names(tests: list[str], limit: int = 12) -> str:
+    shown = [t.split("::", 1)[-1] for t in tests[:limit]]
+    more = f" (and {len(tests) - limit} more)" if len(tests) > limit else ""
+    return ", ".join(shown) + more
+
+
+def _collect_errors(run: TestRun) -> str | None:
+    """What pytest said when test_pricing.py could not be collected: its error lines if it has some."""
+    messages = [str(o.get("message", "")) for o in run.outcomes if o.get("when") == "collect"]
+    if not messages:
+        return None
+    text = "\n".join(messages)
+    errors = [line[1:].strip() for line in text.splitlines() if line.startswith("E ")]
+    return ("\n".join(errors) or text)[-1500:]
+
+
+ONLY_FUNCTIONS = (
+    "While grading, pricing.py contains only its five functions (apply_discount, bulk_unit_price, "
+    "parse_coupon, cart_total, shipping_cents): import and use nothing else from it, such as its "
+    "constants or helpers."
+)
+
+
+@pytest.mark.gate
+@pytest.mark.points(0)
+@pytest.mark.timeout(GATE_TIMEOUT)
+def test_tests_pass_on_reference(runs: Runs, judge_spec: dict[str, Any]) -> None:
+    """Your tests pass against the correct pricing module"""
+    limit = float(judge_spec.get("test_run_timeout", 20.0))
+    for index, run in enumerate(runs.reference):
+        flaky = (" They passed in another run against the same module, so some test is flaky: make every "
+                 "test deterministic (fixed values, no randomness, no state shared between tests)."
+                 if index else "")
+        collect = _collect_errors(run)
+        if collect is not None:
+            raise Mismatch(
+                "test_pricing.py could not be collected by pytest while grading, so none of your tests ran.",
+                expected="test_pricing.py imports and collects without errors",
+                actual=collect,
+                hint=f"Run `runner test` to see the error. {ONLY_FUNCTIONS}",
+            )
+        if run.timed_out:
+            raise Mismatch(
+                f"Your tests did not finish within {limit:g} s against the correct pricing module.",
+                actual=f"{len(run.passed)} passed and {len(run.failed)} failed before the time ran out",
+                hint="Look for an infinite loop or a sleep in your tests; the whole file should take about a second."
+                     + flaky,
+            )
+        if run.failed:
+            raise Mismatch(
+                "Some of your tests fail against the correct pricing module. Every test must pass on the "
+                "correct module, otherwise a failure says nothing about a buggy one.",
+                expected="every test passes",
+                actual=f"failed: {_names(run.failed)}",
+                hint="Check each failing test's expected value against the statement's contract. "
+                     + ONLY_FUNCTIONS + flaky,
+            )
+        if not run.passed:
+            raise Mismatch(
+                "No test ran: pytest found no passing test in test_pricing.py.",
+                expected="at least one test function named test_… in test_pricing.py",
+                actual=f"{len(run.outcomes)} results reported",
+                hint="Test functions must be named test_… and live at the top level of test_pricing.py "
+                     "(or in classes named Test…).",
+            )
+
+
+@pytest.mark.parametrize("mutant", MUTANTS, ids=str)
+def test_catches_mutant(runs: Runs, mutant: Mutant) -> None:
+    """Your tests catch: {mutant.misconception}"""
+    run = runs.mutants.get(mutant.id)
+    if run is None:
+        pytest.skip("Not run: your tests did not pass against the correct module.")
+    if not run.green:
+        return  # caught: a test failed or errored, the run timed out, or no test passed
+    raise Mismatch(
+        f"All your tests passed against a buggy version of pricing.py: {mutant.misconception}.",
+        expected="at least one test fails against this buggy version",
+        actual=f"all {len(run.passed)} tests passed",
+        hint=mutant.hint,
+    )
