@@ -15,6 +15,7 @@ prints or exits with is only evidence for messages, never for points.
 from __future__ import annotations
 
 import contextlib
+import contextlib
 import importlib
 import json
 import os
@@ -194,7 +195,14 @@ def _run_tests_once(spec: dict[str, Any], workspace: Path, impl: str, timeout: f
 
 
 def _serve_tests(spec: dict[str, Any], workspace: Path, ready_fd: int) -> None:
+    import _pytest.config
     import pytest  # noqa: F401 - imported once here so that every forked run starts warm
+
+    # pytest imports its built-in plugins at each session start; importing them once here, before
+    # any fork, saves that time in every run of the learner's tests.
+    for plugin in _pytest.config.default_plugins:
+        with contextlib.suppress(ImportError):
+            importlib.import_module(f"_pytest.{plugin}")
 
     from . import protocol
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from .errors import ContentError
 from .exercises import Exercise
@@ -30,6 +30,9 @@ class Validation:
     exercise: str
     findings: tuple[Finding, ...]
     duration: float
+    #: Per subject ("solution", "starter", "bug <id>"): each check's status, for parity comparisons.
+    verdicts: dict[str, dict[str, str]] = field(default_factory=dict)
+    backend: str = ""
 
     @property
     def ok(self) -> bool:
@@ -112,7 +115,12 @@ def validate_exercise(
         )
     if not bugs:
         findings.append(Finding("bugs", False, "no bug catalogue (solutions/<exercise>/bugs.toml)"))
-    return Validation(exercise.slug, tuple(findings), time.monotonic() - started)
+    verdicts = {
+        label: {c.id: c.status.value for c in report.checks}
+        for label, report in reports.items()
+        if label != "solution (again)"
+    }
+    return Validation(exercise.slug, tuple(findings), time.monotonic() - started, verdicts, sol.backend)
 
 
 __all__ = ["ContentError", "Finding", "Validation", "check_matches", "validate_exercise"]

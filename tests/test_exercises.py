@@ -1,4 +1,5 @@
-"""The catalog, tested by the kit itself: every exercise validates, on the real content."""
+"""The catalog, tested by the kit itself: every exercise validates, on every backend it claims,
+with the same verdicts on each (backend parity)."""
 
 from __future__ import annotations
 
@@ -9,17 +10,32 @@ from pathlib import Path
 
 import pytest
 
-from runner.catalog import EntryKind
+from runner.catalog import Backend, EntryKind
 from runner.exercises import Exercise, all_exercises
-from runner.validate import validate_exercise
+from runner.services.embedded import EmbeddedProvider
+from runner.validate import Validation, validate_exercise
 
 REPO = Path(__file__).resolve().parent.parent
 EXERCISES = all_exercises(REPO)
+BOTH = [e for e in EXERCISES if {Backend.EMBEDDED, Backend.SERVER} <= set(e.meta.services.backends)]
 
 
 @pytest.fixture(autouse=True)
 def _real_kit(monkeypatch):
     monkeypatch.setenv("BACKEND_KIT_ROOT", str(REPO))
+
+
+@pytest.fixture(scope="session")
+def validations() -> dict[tuple[str, str], Validation]:
+    """Validation results, computed once per exercise and backend and shared by the tests below."""
+    return {}
+
+
+def validated(cache, exercise: Exercise, backend: str, provider) -> Validation:
+    key = (exercise.slug, backend)
+    if key not in cache:
+        cache[key] = validate_exercise(exercise, provider_factory=lambda: provider)
+    return cache[key]
 
 
 def test_the_catalog_has_one_exercise_of_each_kind():
@@ -29,11 +45,35 @@ def test_the_catalog_has_one_exercise_of_each_kind():
 
 @pytest.mark.slow
 @pytest.mark.parametrize("exercise", EXERCISES, ids=lambda e: e.slug)
-def test_exercise_validates(exercise: Exercise):
+def test_exercise_validates_on_embedded(exercise: Exercise, validations):
     """Solution full marks, starter less, every catalogued bug caught, two runs agree, within budget."""
-    result = validate_exercise(exercise)
-    failures = [f"{f.subject}: {f.message} [{f.score}]" for f in result.findings if not f.ok]
-    assert failures == []
+    result = validated(validations, exercise, "embedded", EmbeddedProvider())
+    assert [f"{f.subject}: {f.message} [{f.score}]" for f in result.findings if not f.ok] == []
+
+
+@pytest.mark.slow
+@pytest.mark.docker
+@pytest.mark.parametrize("exercise", BOTH, ids=lambda e: e.slug)
+def test_exercise_validates_on_real_services(exercise: Exercise, validations, docker_services):
+    """The same proof on PostgreSQL and Redis in containers."""
+    result = validated(validations, exercise, "server", docker_services)
+    assert result.backend == "server"
+    assert [f"{f.subject}: {f.message} [{f.score}]" for f in result.findings if not f.ok] == []
+
+
+@pytest.mark.slow
+@pytest.mark.docker
+@pytest.mark.parametrize("exercise", BOTH, ids=lambda e: e.slug)
+def test_backend_parity(exercise: Exercise, validations, docker_services):
+    """The solution, the starter and every bug get the same check verdicts on both backends."""
+    embedded = validated(validations, exercise, "embedded", EmbeddedProvider())
+    server = validated(validations, exercise, "server", docker_services)
+    differences = {
+        subject: {check: (status, server.verdicts[subject].get(check))
+                  for check, status in checks.items() if server.verdicts[subject].get(check) != status}
+        for subject, checks in embedded.verdicts.items()
+    }
+    assert {subject: diff for subject, diff in differences.items() if diff} == {}
 
 
 @pytest.mark.parametrize("exercise", EXERCISES, ids=lambda e: e.slug)
@@ -56,5 +96,7 @@ def test_visible_tests_pass_on_the_solution(exercise: Exercise, tmp_path: Path):
     for name, text in exercise.solution_files().items():
         (tmp_path / name).write_text(text)
     args = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--rootdir", str(tmp_path), "tests"]
+    if exercise.meta.entry.kind is EntryKind.TESTS:
+        args.extend(exercise.meta.files)
     result = subprocess.run(args, cwd=tmp_path, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stdout[-3000:]
