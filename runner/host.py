@@ -15,7 +15,6 @@ prints or exits with is only evidence for messages, never for points.
 from __future__ import annotations
 
 import contextlib
-import contextlib
 import importlib
 import json
 import os
