@@ -102,7 +102,7 @@ process_sql() {
     if [[ -n $POSTGRES_DB ]]; then
         runner+=(--dbname "$POSTGRES_DB")
     fi
-    PGHOST= PGHOSTADDR= "${runner[@]}" "$@"
+    PGHOST='' PGHOSTADDR='' "${runner[@]}" "$@"
 }
 
 temp_server_start() {
@@ -117,13 +117,13 @@ temp_server_stop() {
 }
 
 setup_db() {
-    local exists
-    exists=$(POSTGRES_DB= process_sql --dbname postgres --set db="$POSTGRES_DB" --tuples-only <<-'EOSQL'
+    local exists db=$POSTGRES_DB
+    exists=$(POSTGRES_DB='' process_sql --dbname postgres --set db="$db" --tuples-only <<-'EOSQL'
 		SELECT 1 FROM pg_database WHERE datname = :'db' ;
 	EOSQL
     )
     if [[ -z $exists ]]; then
-        POSTGRES_DB= process_sql --dbname postgres --set db="$POSTGRES_DB" <<-'EOSQL'
+        POSTGRES_DB='' process_sql --dbname postgres --set db="$db" <<-'EOSQL'
 			CREATE DATABASE :"db" ;
 		EOSQL
         echo
