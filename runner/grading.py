@@ -35,7 +35,8 @@ from .errors import InfrastructureError
 from .exercises import Exercise
 from .proxy import stub_source
 from .results import Category, CheckSpec, CheckStatus, GradeReport, Outcome, Problem
-from .sandbox.process import DEFAULT_LIMITS, SandboxedProcess, clean_environment, python_command
+from .sandbox import GradeSandbox, LearnerProcess, Sandbox
+from .sandbox.process import DEFAULT_LIMITS, ProcessSandbox, SandboxedProcess, clean_environment, python_command
 from .scoring import build_report
 from .services import GradeServices, ServiceProvider
 from .services.embedded import EmbeddedProvider
@@ -112,7 +113,7 @@ def grade_seed(exercise: Exercise, digest: str) -> int:
 class _Attempt:
     """One learner process + one judge process; a grade has several if a check times out."""
 
-    learner: SandboxedProcess
+    learner: LearnerProcess
     judge: SandboxedProcess
     ready_fd: int | None
     results_fd: int | None
@@ -135,9 +136,11 @@ class _Progress:
 class Grader:
     """Grades submissions of one exercise on one provider; reusable for many grades."""
 
-    def __init__(self, exercise: Exercise, provider: ServiceProvider | None = None) -> None:
+    def __init__(self, exercise: Exercise, provider: ServiceProvider | None = None,
+                 sandbox: Sandbox | None = None) -> None:
         self.exercise = exercise
         self.provider: ServiceProvider = provider or EmbeddedProvider()
+        self.sandbox: Sandbox = sandbox or ProcessSandbox()
 
     # ------------------------------------------------------------------ public
 
@@ -149,20 +152,22 @@ class Grader:
             problems.extend(syntax_problems(submission.files))
         seed = grade_seed(self.exercise, submission.digest) if seed is None else seed
         workdir = Path(tempfile.mkdtemp(prefix="backend-kit-grade-"))
-        learner_output: list[SandboxedProcess] = []
+        learner_output: list[LearnerProcess] = []
         services: GradeServices | None = None
+        box: GradeSandbox | None = None
         try:
             for sub in ("workspace", "judge", "tmp"):
                 (workdir / sub).mkdir()
             meta = self.exercise.meta
+            box = self.sandbox.open(workdir)
             services = self.provider.acquire(workdir, database=meta.services.database, redis=meta.services.redis,
-                                             template=self.exercise.slug)
+                                             template=self.exercise.slug, listen_host=box.service_host)
             progress = _Progress(problems=problems)
             if problems:
                 self._collect_manifest(workdir, services, seed, progress)
             else:
                 self._stage(workdir / "workspace", submission.files)
-                self._run(workdir, services, seed, started, progress, learner_output)
+                self._run(workdir, services, box, seed, started, progress, learner_output)
             output, truncated = self._output(learner_output)
             assert progress.manifest is not None
             return build_report(
@@ -185,6 +190,8 @@ class Grader:
                 process.kill()
             if services is not None:
                 self.provider.release(services)
+            if box is not None:
+                box.close()
             shutil.rmtree(workdir, ignore_errors=True)
 
     # ------------------------------------------------------------------ staging
@@ -221,25 +228,15 @@ class Grader:
 
     # ------------------------------------------------------------------ processes
 
-    def _start_learner(self, workdir: Path, services: GradeServices) -> tuple[SandboxedProcess, int]:
-        workspace = workdir / "workspace"
-        spec_path = workdir / "tmp" / "host-spec.json"
-        spec_path.write_text(json.dumps(self._host_spec(workspace, services)))
-        read_fd, write_fd = os.pipe()
-        env = clean_environment(services.config(), tmpdir=workdir / "tmp", home=workspace)
+    def _start_learner(self, workdir: Path, services: GradeServices, box: GradeSandbox) -> LearnerProcess:
+        learner_config = box.learner_services(services)
+        spec = self._host_spec(workdir / "workspace", services)
+        spec["config"] = learner_config
+        env = clean_environment(learner_config, tmpdir=workdir / "tmp", home=workdir / "workspace")
         try:
-            process = SandboxedProcess(
-                python_command("-m", "runner.host", str(spec_path), str(write_fd)),
-                cwd=workspace,
-                env=env,
-                pass_fds=(write_fd,),
-            )
+            return box.launch(workdir, spec, env)
         except OSError as exc:
-            os.close(read_fd)
             raise InfrastructureError(f"could not start the learner's program: {exc}") from None
-        finally:
-            os.close(write_fd)
-        return process, read_fd
 
     def _start_judge(self, workdir: Path, services: GradeServices, seed: int, progress: _Progress, *,
                      collect_only: bool = False) -> tuple[SandboxedProcess, int, int]:
@@ -305,14 +302,14 @@ class Grader:
         if progress.manifest is None:
             raise self._judge_failed(judge, progress, "could not list its checks")
 
-    def _run(self, workdir: Path, services: GradeServices, seed: int, started: float, progress: _Progress,
-             learners: list[SandboxedProcess]) -> None:
+    def _run(self, workdir: Path, services: GradeServices, box: GradeSandbox, seed: int, started: float,
+             progress: _Progress, learners: list[LearnerProcess]) -> None:
         grade_deadline = started + self.exercise.meta.time_limit
         while True:
-            learner, ready_fd = self._start_learner(workdir, services)
+            learner = self._start_learner(workdir, services, box)
             learners.append(learner)
             judge, results_fd, endpoint_fd = self._start_judge(workdir, services, seed, progress)
-            attempt = _Attempt(learner, judge, ready_fd, results_fd, endpoint_fd)
+            attempt = _Attempt(learner, judge, learner.ready_fd, results_fd, endpoint_fd)
             try:
                 outcome = self._watch(attempt, progress, grade_deadline)
             finally:
@@ -408,7 +405,8 @@ class Grader:
         attempt.ready_fd = None
         if message.get("event") == "ready" and isinstance(message.get("port"), int):
             port = message["port"]
-            endpoint = {"port": port, "base_url": f"http://127.0.0.1:{port}"}
+            host = attempt.learner.address
+            endpoint = {"port": port, "host": host, "base_url": f"http://{host}:{port}"}
             assert attempt.endpoint_fd is not None
             with contextlib.suppress(OSError):
                 os.write(attempt.endpoint_fd, json.dumps(endpoint).encode() + b"\n")
@@ -434,10 +432,9 @@ class Grader:
         return min(STARTUP_TIMEOUT, max(2.0, self.exercise.meta.time_limit / 3))
 
     @staticmethod
-    def _exit_code(process: SandboxedProcess, wait: float = 2.0) -> str:
-        try:
-            code = process.popen.wait(timeout=wait)
-        except Exception:
+    def _exit_code(process: LearnerProcess, wait: float = 2.0) -> str:
+        code = process.wait(wait)
+        if code is None:
             return "still running"
         return f"killed by signal {-code}" if code < 0 else f"exit code {code}"
 
@@ -526,7 +523,7 @@ class Grader:
         return progress.manifest is not None and all(spec.id in progress.recorded for spec in progress.manifest)
 
     @staticmethod
-    def _note_crash(learner: SandboxedProcess, progress: _Progress) -> None:
+    def _note_crash(learner: LearnerProcess, progress: _Progress) -> None:
         code = learner.poll()
         if code is not None:
             how = f"exit code {code}" if code >= 0 else f"killed by signal {-code}"
@@ -552,7 +549,7 @@ class Grader:
         return "This check was not reached."
 
     @staticmethod
-    def _output(processes: list[SandboxedProcess]) -> tuple[str, bool]:
+    def _output(processes: list[LearnerProcess]) -> tuple[str, bool]:
         parts = []
         dropped = 0
         for process in processes:
@@ -571,9 +568,9 @@ def _maybe_short(value: Any) -> str | None:
 
 
 def grade(exercise: Exercise, folder: Path, *, provider: ServiceProvider | None = None,
-          seed: int | None = None) -> GradeReport:
+          sandbox: Sandbox | None = None, seed: int | None = None) -> GradeReport:
     """Grade one submission folder (convenience wrapper around ``Grader``)."""
-    return Grader(exercise, provider).grade(folder, seed=seed)
+    return Grader(exercise, provider, sandbox).grade(folder, seed=seed)
 
 
 def grade_files(exercise: Exercise, files: Mapping[str, str], **kwargs: Any) -> GradeReport:

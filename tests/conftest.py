@@ -196,3 +196,21 @@ def docker_services() -> Iterator[object]:
     provider.up()
     yield provider
     provider.down()
+
+
+@pytest.fixture(params=["process", "docker"])
+def sandbox(request: pytest.FixtureRequest) -> object:
+    """Each sandbox in turn: the hostile-submission suite runs in both."""
+    from runner.errors import InfrastructureError
+    from runner.sandbox import make_sandbox
+
+    if request.param == "docker":
+        from runner.services.docker import docker_client
+
+        try:
+            docker_client()
+        except InfrastructureError as exc:
+            if docker_required():
+                pytest.fail(f"Docker is required here (CI): {exc}")
+            pytest.skip(f"Docker is not available: {exc.message}")
+    return make_sandbox(request.param)

@@ -1,6 +1,70 @@
 """Where learner code runs: never in the runner's or the judge's process.
 
-``process`` (this package's only sandbox so far) starts the learner's program as a subprocess with
-a clean environment, ``python -I -B``, its own session and process group, resource limits, and a
-bounded capture of its output; ending a grade kills the whole group with SIGKILL.
+One interface, two implementations (the shape of httpx's transports):
+
+- ``process`` (the default for `runner grade` on a learner's own machine): a subprocess with a clean
+  environment, ``python -I -B -u``, its own session and process group, resource limits, a private
+  temporary directory, bounded output capture, and SIGKILL of everything it started at the end.
+- ``docker`` (opt-in with ``--sandbox docker``; meant for grading other people's code): a container
+  with no capabilities, no new privileges, a non-root user, a read-only root, a pids limit, memory
+  without swap, a CPU quota, and no network but a private one to that grade's own services.
+
+A sandbox is opened per grade (``open``), which decides where the grade's services must listen to
+be reachable from inside (``service_host``) and how the learner sees them (``learner_services``);
+then it launches the learner host, possibly several times (after a check timeout).
 """
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Protocol
+
+from ..services import GradeServices
+from .process import OutputCapture
+
+
+class LearnerProcess(Protocol):
+    """A running learner program, whichever sandbox holds it."""
+
+    output: OutputCapture
+    ready_fd: int  # readable: the host's start-up report arrives here
+    address: str  # where the judge reaches the ports the learner listens on
+
+    def poll(self) -> int | None: ...
+
+    def wait(self, timeout: float) -> int | None: ...
+
+    def kill(self) -> None: ...
+
+
+class GradeSandbox(Protocol):
+    #: The address services must listen on to be reachable from inside the sandbox.
+    service_host: str
+
+    def learner_services(self, services: GradeServices) -> dict[str, str]:
+        """The learner's DATABASE_URL / REDIS_URL as seen from inside the sandbox."""
+        ...
+
+    def launch(self, workdir: Path, spec: dict[str, object], env: dict[str, str]) -> LearnerProcess: ...
+
+    def close(self) -> None: ...
+
+
+class Sandbox(Protocol):
+    name: str
+
+    def open(self, workdir: Path) -> GradeSandbox: ...
+
+
+def make_sandbox(name: str) -> Sandbox:
+    if name == "process":
+        from .process import ProcessSandbox
+
+        return ProcessSandbox()
+    if name == "docker":
+        from .docker import DockerSandbox
+
+        return DockerSandbox()
+    from ..errors import UsageError
+
+    raise UsageError(f"unknown sandbox {name!r}", hint="Use process or docker.")

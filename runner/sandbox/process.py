@@ -17,6 +17,10 @@ import sys
 import threading
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ..services import GradeServices
 
 #: Limits applied by the learner host before it imports any learner code.
 DEFAULT_LIMITS = {
@@ -144,3 +148,64 @@ def python_command(*args: str) -> list[str]:
     """The real interpreter, isolated (no PYTHON* variables, user site or cwd on sys.path) and unbuffered
     (output printed just before a kill is not lost)."""
     return [sys.executable, "-I", "-B", "-u", *args]
+
+
+class ProcessLearner:
+    """The learner host as a subprocess; start-up reports come on a pipe only it inherits."""
+
+    address = "127.0.0.1"
+
+    def __init__(self, process: SandboxedProcess, ready_fd: int) -> None:
+        self.process = process
+        self.ready_fd = ready_fd
+        self.output = process.output
+
+    def poll(self) -> int | None:
+        return self.process.poll()
+
+    def wait(self, timeout: float) -> int | None:
+        try:
+            return self.process.popen.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            return None
+
+    def kill(self) -> None:
+        self.process.kill()
+
+
+class ProcessGrade:
+    service_host = "127.0.0.1"
+
+    def learner_services(self, services: GradeServices) -> dict[str, str]:
+        return services.config()
+
+    def launch(self, workdir: Path, spec: dict[str, object], env: dict[str, str]) -> ProcessLearner:
+        import json
+
+        workspace = workdir / "workspace"
+        spec_path = workdir / "tmp" / "host-spec.json"
+        spec_path.write_text(json.dumps(spec))
+        read_fd, write_fd = os.pipe()
+        try:
+            process = SandboxedProcess(
+                python_command("-m", "runner.host", str(spec_path), str(write_fd)),
+                cwd=workspace,
+                env=env,
+                pass_fds=(write_fd,),
+            )
+        except OSError:
+            os.close(read_fd)
+            raise
+        finally:
+            os.close(write_fd)
+        return ProcessLearner(process, read_fd)
+
+    def close(self) -> None:
+        pass
+
+
+class ProcessSandbox:
+    name = "process"
+
+    def open(self, workdir: Path) -> ProcessGrade:
+        return ProcessGrade()

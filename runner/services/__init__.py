@@ -48,7 +48,8 @@ class GradeServices:
 class ServiceProvider(Protocol):
     name: str
 
-    def acquire(self, workdir: Path, *, database: bool, redis: bool, template: str = "default") -> GradeServices:
+    def acquire(self, workdir: Path, *, database: bool, redis: bool, template: str = "default",
+                listen_host: str = "127.0.0.1") -> GradeServices:
         """Isolated services for one grade; ``workdir`` is the grade's private folder, ``template``
         names the per-exercise template a database is cloned from."""
         ...

@@ -291,15 +291,18 @@ class DockerServices:
         assert self._server is not None
         return self._server
 
-    def acquire(self, workdir: Path, *, database: bool, redis: bool, template: str = "default") -> GradeServices:
+    def acquire(self, workdir: Path, *, database: bool, redis: bool, template: str = "default",
+                listen_host: str = "127.0.0.1") -> GradeServices:
         server = self._ensure()
         try:
-            services = server.acquire(workdir, database=database, redis=redis, template=template)
+            services = server.acquire(workdir, database=database, redis=redis, template=template,
+                                      listen_host=listen_host)
         except InfrastructureError:
             # The servers may have died between the check and the grade: restart once, then give up.
             self._server = None
             server = self._ensure()
-            services = server.acquire(workdir, database=database, redis=redis, template=template)
+            services = server.acquire(workdir, database=database, redis=redis, template=template,
+                                      listen_host=listen_host)
         return GradeServices(services.backend, services.database_url, services.redis_url,
                              {**services.details, "provider": "docker"}, services.judge_database_url,
                              services.judge_redis_url, services.handle)

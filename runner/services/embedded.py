@@ -21,7 +21,8 @@ class EmbeddedProvider:
     def __init__(self) -> None:
         self._servers: dict[str, tuple[Any, threading.Thread]] = {}
 
-    def acquire(self, workdir: Path, *, database: bool, redis: bool, template: str = "default") -> GradeServices:
+    def acquire(self, workdir: Path, *, database: bool, redis: bool, template: str = "default",
+                listen_host: str = "127.0.0.1") -> GradeServices:
         database_url = None
         redis_url = None
         details = {}
@@ -29,23 +30,23 @@ class EmbeddedProvider:
             database_url = f"sqlite:///{(workdir / 'grade.sqlite3').resolve()}"
             details["database"] = "sqlite"
         if redis:
-            redis_url = self._start_redis()
+            redis_url = self._start_redis(listen_host)
             details["redis"] = "fakeredis"
         return GradeServices("embedded", database_url, redis_url, details)
 
-    def _start_redis(self) -> str:
+    def _start_redis(self, host: str) -> str:
         try:
             from fakeredis import TcpFakeServer
         except ImportError as exc:  # pragma: no cover - fakeredis is a core dependency
             raise InfrastructureError(f"fakeredis is not installed ({exc})", hint="Run `pip install -e .`.") from None
         try:
-            server = TcpFakeServer(("127.0.0.1", 0), server_type="redis")
+            server = TcpFakeServer((host, 0), server_type="redis")
         except OSError as exc:
             raise InfrastructureError(f"could not start the embedded Redis: {exc}") from None
         server.daemon_threads = True
         thread = threading.Thread(target=server.serve_forever, name="fakeredis", daemon=True)
         thread.start()
-        url = f"redis://127.0.0.1:{server.server_address[1]}/0"
+        url = f"redis://{host}:{server.server_address[1]}/0"
         self._servers[url] = (server, thread)
         return url
 

@@ -174,7 +174,8 @@ class ServerServices:
 
     # ------------------------------------------------------------------ per grade
 
-    def acquire(self, workdir: Path, *, database: bool, redis: bool, template: str = "default") -> GradeServices:
+    def acquire(self, workdir: Path, *, database: bool, redis: bool, template: str = "default",
+                listen_host: str = "127.0.0.1") -> GradeServices:
         self.prepare()
         name = f"{PREFIX}{os.getpid()}_{secrets.token_hex(4)}"
         password = secrets.token_hex(16)
