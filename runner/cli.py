@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from collections.abc import Callable
@@ -26,6 +27,7 @@ from .exercises import Exercise, all_exercises, find_exercise, kit_root
 from .grading import Grader
 from .report import render_grade, render_validation
 from .results import Status
+from .sandbox import Sandbox, make_sandbox
 from .services import ServiceProvider
 from .services.providers import check_supported, make_provider
 from .settings import Settings
@@ -74,7 +76,15 @@ def provider_options(fn: F) -> F:
     )(fn)
     fn = click.option("--provider", type=click.Choice(["embedded", "url", "docker"]),
                       help="Where services come from (default: embedded, or $BACKEND_KIT_PROVIDER).")(fn)
+    fn = click.option("--sandbox", "sandbox_name", type=click.Choice(["process", "docker"]), default=None,
+                      help="Where learner code runs: process (default) or a hardened docker container.")(fn)
     return fn
+
+
+def _sandbox(name: str | None) -> Sandbox | None:
+    """The chosen sandbox; docker never falls back silently to process when Docker is missing."""
+    chosen = name or os.environ.get("BACKEND_KIT_SANDBOX") or "process"
+    return None if chosen == "process" else make_sandbox(chosen)
 
 
 def _settings(provider: str | None, database_url: str | None, redis_url: str | None) -> Settings:
@@ -198,7 +208,7 @@ def test(exercise: str | None) -> None:
 @provider_options
 @handles_errors
 def grade(exercise: str | None, submission: Path | None, as_json: bool, seed: int | None, provider: str | None,
-          database_url: str | None, redis_url: str | None) -> None:
+          database_url: str | None, redis_url: str | None, sandbox_name: str | None) -> None:
     """Grade EXERCISE with its hidden checks."""
     ex = _exercise_or_here(exercise)
     settings = _settings(provider, database_url, redis_url)
@@ -211,9 +221,10 @@ def grade(exercise: str | None, submission: Path | None, as_json: bool, seed: in
         raise UsageError(f"{folder} is not a folder.", hint="Pass the folder that holds the submission's files.")
     if not as_json:
         console.print(Text(f"Grading {ex.slug} …", style="dim"))
+    box = _sandbox(sandbox_name)
     service_provider = make_provider(settings)
     try:
-        report = Grader(ex, service_provider).grade(folder, seed=seed)
+        report = Grader(ex, service_provider, box).grade(folder, seed=seed)
     finally:
         service_provider.close()
     if own_workspace:
@@ -231,7 +242,7 @@ def grade(exercise: str | None, submission: Path | None, as_json: bool, seed: in
 @provider_options
 @handles_errors
 def validate(exercises: tuple[str, ...], as_json: bool, provider: str | None, database_url: str | None,
-             redis_url: str | None) -> None:
+             redis_url: str | None, sandbox_name: str | None) -> None:
     """Prove exercises: solution passes, starter fails, every bug is caught, runs agree."""
     settings = _settings(provider, database_url, redis_url)
     chosen = [find_exercise(name) for name in exercises] if exercises else all_exercises()
@@ -239,7 +250,8 @@ def validate(exercises: tuple[str, ...], as_json: bool, provider: str | None, da
     try:
         for ex in chosen:
             check_supported(ex, settings)
-        results = [validate_exercise(ex, provider_factory=lambda: shared) for ex in chosen]
+        box = _sandbox(sandbox_name)
+        results = [validate_exercise(ex, provider_factory=lambda: shared, sandbox=box) for ex in chosen]
     finally:
         shared.close()
     if as_json:

@@ -118,6 +118,7 @@ class _Attempt:
     ready_fd: int | None
     results_fd: int | None
     endpoint_fd: int | None
+    learner_config: dict[str, str] = field(default_factory=dict)
     buffer: bytes = b""
     ready_buffer: bytes = b""
 
@@ -228,8 +229,8 @@ class Grader:
 
     # ------------------------------------------------------------------ processes
 
-    def _start_learner(self, workdir: Path, services: GradeServices, box: GradeSandbox) -> LearnerProcess:
-        learner_config = box.learner_services(services)
+    def _start_learner(self, workdir: Path, services: GradeServices, box: GradeSandbox,
+                       learner_config: dict[str, str]) -> LearnerProcess:
         spec = self._host_spec(workdir / "workspace", services)
         spec["config"] = learner_config
         env = clean_environment(learner_config, tmpdir=workdir / "tmp", home=workdir / "workspace")
@@ -239,7 +240,7 @@ class Grader:
             raise InfrastructureError(f"could not start the learner's program: {exc}") from None
 
     def _start_judge(self, workdir: Path, services: GradeServices, seed: int, progress: _Progress, *,
-                     collect_only: bool = False) -> tuple[SandboxedProcess, int, int]:
+                     collect_only: bool = False, impl_host: str = "127.0.0.1") -> tuple[SandboxedProcess, int, int]:
         results_read, results_write = os.pipe()
         endpoint_read, endpoint_write = os.pipe()
         spec = {
@@ -252,6 +253,7 @@ class Grader:
             "request_timeout": min(5.0, self.exercise.meta.check_timeout),
             "call_timeout": self.exercise.meta.check_timeout,
             "test_run_timeout": self.exercise.meta.check_timeout,
+            "impl_host": impl_host,
             "done": sorted(progress.recorded),
             "failed_gates": list(progress.failed_gates),
             "collect_only": collect_only,
@@ -306,10 +308,12 @@ class Grader:
              progress: _Progress, learners: list[LearnerProcess]) -> None:
         grade_deadline = started + self.exercise.meta.time_limit
         while True:
-            learner = self._start_learner(workdir, services, box)
+            learner_config = box.learner_services(services)
+            learner = self._start_learner(workdir, services, box, learner_config)
             learners.append(learner)
-            judge, results_fd, endpoint_fd = self._start_judge(workdir, services, seed, progress)
-            attempt = _Attempt(learner, judge, learner.ready_fd, results_fd, endpoint_fd)
+            judge, results_fd, endpoint_fd = self._start_judge(workdir, services, seed, progress,
+                                                               impl_host=box.service_host)
+            attempt = _Attempt(learner, judge, learner.ready_fd, results_fd, endpoint_fd, learner_config)
             try:
                 outcome = self._watch(attempt, progress, grade_deadline)
             finally:
@@ -343,6 +347,8 @@ class Grader:
             if progress.current_deadline is not None:
                 deadlines.append(progress.current_deadline)
             wait = max(min(deadlines) - now, 0)
+            if attempt.ready_fd is not None:
+                wait = min(wait, 0.2)  # also watch for a program that dies before it reports
             fds = [fd for fd in (attempt.ready_fd, attempt.results_fd) if fd is not None]
             readable, _, _ = select.select(fds, [], [], wait) if fds else ([], [], [])
             now = time.monotonic()
@@ -362,6 +368,10 @@ class Grader:
                 for line in lines:
                     self._handle_event(line, progress)
                 continue
+            if attempt.ready_fd is not None and attempt.ready_fd not in readable and attempt.learner.poll() is not None:
+                verdict = self._on_ready_data(attempt, progress, final=True)
+                if verdict is not None:
+                    return verdict
             if attempt.ready_fd is not None and now >= startup_deadline:
                 progress.problems.append(
                     Problem(Category.TIMEOUT, f"Your code did not finish starting within {startup_limit:g} s.",
@@ -381,11 +391,14 @@ class Grader:
                     self._record_timeout(progress, grade_limit=True)
                 return "grade_timeout"
 
-    def _on_ready_data(self, attempt: _Attempt, progress: _Progress) -> str | None:
+    def _on_ready_data(self, attempt: _Attempt, progress: _Progress, *, final: bool = False) -> str | None:
         """Read the host's start-up report; lines that are not one (learner code can write to this
         pipe too) are skipped, and only end of file without a report means the program died."""
         assert attempt.ready_fd is not None
-        chunk = os.read(attempt.ready_fd, 65536)
+        try:
+            chunk = os.read(attempt.ready_fd, 65536)
+        except BlockingIOError:  # a FIFO with nothing in it (the program died before writing)
+            chunk = b""
         attempt.ready_buffer += chunk
         message: dict[str, Any] = {}
         *lines, rest = attempt.ready_buffer.split(b"\n")
@@ -399,14 +412,15 @@ class Grader:
                 break
         if not message:
             attempt.ready_buffer = rest[-65536:]
-            if chunk:
+            if chunk and not final:
                 return None
         os.close(attempt.ready_fd)
         attempt.ready_fd = None
         if message.get("event") == "ready" and isinstance(message.get("port"), int):
             port = message["port"]
             host = attempt.learner.address
-            endpoint = {"port": port, "host": host, "base_url": f"http://{host}:{port}"}
+            endpoint = {"port": port, "host": host, "base_url": f"http://{host}:{port}",
+                        "config": attempt.learner_config}
             assert attempt.endpoint_fd is not None
             with contextlib.suppress(OSError):
                 os.write(attempt.endpoint_fd, json.dumps(endpoint).encode() + b"\n")

@@ -100,7 +100,7 @@ def _serve_wsgi(spec: dict[str, Any], workspace: Path, ready_fd: int) -> None:
 
     # Request logs would drown the learner's own prints in the report.
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
-    server = make_server("127.0.0.1", 0, app, threaded=True)
+    server = make_server(spec.get("bind", "127.0.0.1"), 0, app, threaded=True)
     _report(ready_fd, {"event": "ready", "port": server.server_port})
     server.serve_forever()
 
@@ -124,7 +124,7 @@ def _serve_functions(spec: dict[str, Any], workspace: Path, ready_fd: int) -> No
             )
             os._exit(0)
         functions[name] = fn
-    server = protocol.serve(functions, threaded=True,
+    server = protocol.serve(functions, host=spec.get("bind", "127.0.0.1"), threaded=True,
                             include_tracebacks=lambda exc: _learner_traceback(exc, workspace))
     _report(ready_fd, {"event": "ready", "port": server.server_address[1]})
     server.serve_forever()
@@ -208,7 +208,7 @@ def _serve_tests(spec: dict[str, Any], workspace: Path, ready_fd: int) -> None:
     def run_tests(impl: str, timeout: float = 30.0) -> dict[str, Any]:
         return _run_tests_once(spec, workspace, impl, timeout)
 
-    server = protocol.serve({"run_tests": run_tests}, threaded=False)
+    server = protocol.serve({"run_tests": run_tests}, host=spec.get("bind", "127.0.0.1"), threaded=False)
     _report(ready_fd, {"event": "ready", "port": server.server_address[1]})
     server.serve_forever()
 
@@ -216,7 +216,8 @@ def _serve_tests(spec: dict[str, Any], workspace: Path, ready_fd: int) -> None:
 def main(argv: list[str] | None = None) -> None:
     argv = sys.argv[1:] if argv is None else argv
     spec = json.loads(Path(argv[0]).read_text())
-    ready_fd = int(argv[1])
+    # A file descriptor inherited from the process sandbox, or a FIFO mounted into a container.
+    ready_fd = int(argv[1]) if argv[1].isdigit() else os.open(argv[1], os.O_WRONLY)
     workspace = Path.cwd().resolve()
     _set_limits(spec.get("limits", {}))
     # Appended, not prepended: a learner file named like a stdlib module cannot shadow it.

@@ -14,6 +14,7 @@ from .errors import ContentError
 from .exercises import Exercise
 from .grading import grade_files
 from .results import CheckStatus, GradeReport
+from .sandbox import Sandbox
 from .services import ServiceProvider
 
 
@@ -53,6 +54,7 @@ def validate_exercise(
     exercise: Exercise,
     *,
     provider_factory: Callable[[], ServiceProvider | None] = lambda: None,
+    sandbox: Sandbox | None = None,
     workers: int = 2,
 ) -> Validation:
     started = time.monotonic()
@@ -66,7 +68,7 @@ def validate_exercise(
 
     def run(item: tuple[str, dict[str, str]]) -> tuple[str, GradeReport]:
         label, files = item
-        return label, grade_files(exercise, files, provider=provider_factory())
+        return label, grade_files(exercise, files, provider=provider_factory(), sandbox=sandbox)
 
     with ThreadPoolExecutor(max_workers=workers) as pool:
         reports = dict(pool.map(run, jobs.items()))

@@ -262,7 +262,8 @@ def learner(endpoint: dict[str, Any], judge_spec: dict[str, Any]) -> Iterator[Le
     port = endpoint.get("port")
     if not port:
         pytest.fail("this exercise does not expose learner functions (no 'learner' for its checks)")
-    connection = protocol.Client("127.0.0.1", int(port), timeout=float(judge_spec.get("call_timeout", 10.0)))
+    host = str(endpoint.get("host") or "127.0.0.1")
+    connection = protocol.Client(host, int(port), timeout=float(judge_spec.get("call_timeout", 10.0)))
     yield Learner(connection)
     connection.close()
 
@@ -273,6 +274,24 @@ def database_url(judge_spec: dict[str, Any]) -> str:
     if not url:
         pytest.fail("this exercise has no database")
     return str(url)
+
+
+@pytest.fixture(scope="session")
+def learner_settings(endpoint: dict[str, Any]) -> dict[str, str]:
+    """The settings the learner's program was given, as it sees them (DATABASE_URL, REDIS_URL).
+
+    Pass these, never ``database_url``, to learner functions: the judge's own URL carries admin
+    credentials and may not even be reachable from inside the learner's sandbox.
+    """
+    return dict(endpoint.get("config") or {})
+
+
+@pytest.fixture(scope="session")
+def learner_database_url(learner_settings: dict[str, str]) -> str:
+    url = learner_settings.get("DATABASE_URL")
+    if not url:
+        pytest.fail("this exercise gives the learner no database")
+    return url
 
 
 @pytest.fixture(scope="session")
@@ -334,20 +353,21 @@ class TestRun:
 class LearnerTests:
     """Runs the learner's tests against module source served from the judge's own process."""
 
-    def __init__(self, learner: Learner, run_timeout: float) -> None:
+    def __init__(self, learner: Learner, run_timeout: float, host: str = "127.0.0.1") -> None:
         self._learner = learner
         self._run_timeout = run_timeout
+        self._host = host  # where the learner's sandbox can reach this process
 
     @contextlib.contextmanager
     def serving(self, source: str, functions: list[str]) -> Iterator[str]:
         namespace: dict[str, Any] = {"__name__": "implementation_under_test"}
         exec(compile(source, "implementation_under_test.py", "exec"), namespace)
-        server = protocol.serve({name: namespace[name] for name in functions}, threaded=True,
+        server = protocol.serve({name: namespace[name] for name in functions}, host=self._host, threaded=True,
                                 include_tracebacks=False)
         thread = threading.Thread(target=server.serve_forever, daemon=True)
         thread.start()
         try:
-            yield f"127.0.0.1:{server.server_address[1]}"
+            yield f"{self._host}:{server.server_address[1]}"
         finally:
             server.shutdown()
             server.server_close()
@@ -361,4 +381,5 @@ class LearnerTests:
 
 @pytest.fixture(scope="session")
 def learner_tests(learner: Learner, judge_spec: dict[str, Any]) -> LearnerTests:
-    return LearnerTests(learner, float(judge_spec.get("test_run_timeout", 20.0)))
+    return LearnerTests(learner, float(judge_spec.get("test_run_timeout", 20.0)),
+                        str(judge_spec.get("impl_host") or "127.0.0.1"))

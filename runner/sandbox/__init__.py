@@ -20,15 +20,33 @@ from pathlib import Path
 from typing import Protocol
 
 from ..services import GradeServices
-from .process import OutputCapture
+
+
+class Output(Protocol):
+    """Bounded capture of a learner program's output."""
+
+    kept: bytearray
+
+    @property
+    def dropped(self) -> int: ...
+
+    def join(self, timeout: float = 2.0) -> None: ...
 
 
 class LearnerProcess(Protocol):
     """A running learner program, whichever sandbox holds it."""
 
-    output: OutputCapture
-    ready_fd: int  # readable: the host's start-up report arrives here
-    address: str  # where the judge reaches the ports the learner listens on
+    @property
+    def output(self) -> Output: ...
+    @property
+    def ready_fd(self) -> int:
+        """Readable: the host's start-up report arrives here."""
+        ...
+
+    @property
+    def address(self) -> str:
+        """Where the judge reaches the ports the learner listens on."""
+        ...
 
     def poll(self) -> int | None: ...
 
@@ -38,8 +56,10 @@ class LearnerProcess(Protocol):
 
 
 class GradeSandbox(Protocol):
-    #: The address services must listen on to be reachable from inside the sandbox.
-    service_host: str
+    @property
+    def service_host(self) -> str:
+        """The address services must listen on to be reachable from inside the sandbox."""
+        ...
 
     def learner_services(self, services: GradeServices) -> dict[str, str]:
         """The learner's DATABASE_URL / REDIS_URL as seen from inside the sandbox."""

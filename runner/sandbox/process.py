@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -85,6 +86,10 @@ class SandboxedProcess:
     """A learner (or judge) process in its own session; ``kill`` takes its whole group down."""
 
     def __init__(self, argv: Sequence[str], *, cwd: Path, env: Mapping[str, str], pass_fds: Sequence[int] = ()) -> None:
+        # A token in the environment that every descendant inherits: processes that left the group
+        # with setsid() and were re-parented are still found by it when the grade ends.
+        self.token = secrets.token_hex(8)
+        env = {**env, "BACKEND_KIT_GRADE": self.token}
         self.popen = subprocess.Popen(
             list(argv),
             cwd=cwd,
@@ -107,7 +112,7 @@ class SandboxedProcess:
         """SIGKILL the process group and any descendant still known to the kernel as ours."""
         if self.popen.poll() is None:
             self.killed = True
-        for pid in [self.pid, *_descendants(self.pid)]:
+        for pid in [self.pid, *_descendants(self.pid), *_carrying(self.token)]:
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(pid, signal.SIGKILL)
             with contextlib.suppress(ProcessLookupError, PermissionError):
@@ -141,6 +146,19 @@ def _descendants(root: int) -> list[int]:
         for child in parents.get(pid, []):
             found.append(child)
             frontier.append(child)
+    return found
+
+
+def _carrying(token: str) -> list[int]:
+    """Processes whose environment holds ``token`` (those we are allowed to read)."""
+    needle = f"BACKEND_KIT_GRADE={token}".encode()
+    found = []
+    for entry in Path("/proc").glob("[0-9]*"):
+        try:
+            if needle in (entry / "environ").read_bytes():
+                found.append(int(entry.name))
+        except OSError:
+            continue
     return found
 
 

@@ -303,9 +303,14 @@ class DockerServices:
             server = self._ensure()
             services = server.acquire(workdir, database=database, redis=redis, template=template,
                                       listen_host=listen_host)
+        handle = dict(services.handle)
+        if database:
+            handle["postgres_container"] = self.container_name("postgres")
+        if redis:
+            handle["redis_container"] = self.container_name("redis")
         return GradeServices(services.backend, services.database_url, services.redis_url,
                              {**services.details, "provider": "docker"}, services.judge_database_url,
-                             services.judge_redis_url, services.handle)
+                             services.judge_redis_url, handle)
 
     def release(self, services: GradeServices) -> None:
         if self._server is not None:

@@ -27,7 +27,10 @@ class EmbeddedProvider:
         redis_url = None
         details = {}
         if database:
-            database_url = f"sqlite:///{(workdir / 'grade.sqlite3').resolve()}"
+            # In a folder of its own: a container sandbox mounts that folder, and nothing else of the grade.
+            folder = workdir / "db"
+            folder.mkdir(exist_ok=True)
+            database_url = f"sqlite:///{(folder / 'grade.sqlite3').resolve()}"
             details["database"] = "sqlite"
         if redis:
             redis_url = self._start_redis(listen_host)

@@ -243,11 +243,11 @@ def _must_refuse(db: Engine, table: str, values: dict[str, Any], *, tried: str, 
 @pytest.mark.gate
 @pytest.mark.visible
 @pytest.mark.points(2)
-def test_create_schema(learner: Any, database_url: str, db: Engine) -> None:
+def test_create_schema(learner: Any, learner_database_url: str, db: Engine) -> None:
     """create_schema() creates the tables"""
     for attempt in ("first", "second"):
         try:
-            returned = learner.call("create_schema", database_url)
+            returned = learner.call("create_schema", learner_database_url)
         except learner.Raised as exc:
             if "cannot be sent" in exc.message:
                 raise Mismatch(
@@ -262,7 +262,7 @@ def test_create_schema(learner: Any, database_url: str, db: Engine) -> None:
                 expected="it creates the tables and returns None"
                          + (", also when they exist" if again else ""),
                 actual=(exc.details or "")[-1200:] or None,
-                sent=f"create_schema({database_url!r})",
+                sent=f"create_schema({learner_database_url!r})",
                 hint="create_schema() should be create_engine(database_url), "
                      "Base.metadata.create_all(engine), engine.dispose()." + again,
             ) from None
@@ -280,7 +280,7 @@ def test_create_schema(learner: Any, database_url: str, db: Engine) -> None:
                 f"these tables do not exist: {', '.join(missing)}",
                 expected=f"tables {', '.join(TABLES)}",
                 actual=f"tables {', '.join(sorted(existing)) or '(none)'}",
-                sent=f"create_schema({database_url!r})",
+                sent=f"create_schema({learner_database_url!r})",
                 hint="Each model class needs __tablename__ set to the exact name from the README, and must "
                      "subclass the same Base whose metadata create_schema() creates; a Table(...) must be "
                      "defined on Base.metadata.",

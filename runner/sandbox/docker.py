@@ -1,0 +1,334 @@
+"""The docker sandbox: learner code in a hardened container, the judge outside it.
+
+Per grade: a private ``--internal`` network (no route out), on which only that grade's services are
+reachable: the embedded fakeredis listens on the network's gateway address, and for real services
+the provider's PostgreSQL and Redis containers are attached to it for the grade. The learner's
+container has no capabilities, no new privileges, runs as uid 1000 on a read-only root, with
+tmpfs ``/workspace`` and ``/tmp`` (size-capped: a disk bomb fills only its own tmpfs), memory
+without swap, a pids limit, a CPU quota and file-size/open-file ulimits. The submission is mounted
+read-only and copied into the tmpfs; the runner package is mounted read-only (the same code as the
+judge's side), and nothing else of the host is visible: not the hidden checks, not the solutions,
+not the judge's spec. Killing the container kills every process it holds (its own PID namespace).
+
+The image is the configured Python image plus the kit's learner-side dependencies, installed from
+wheels the host downloads (the build container may have no network), pinned to the host's versions.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import importlib.metadata
+import os
+import re
+import secrets
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+from pathlib import Path
+from typing import Any
+
+from ..errors import InfrastructureError, UsageError
+from ..services import GradeServices
+from ..settings import Settings
+from ..settings import load as load_settings
+from .process import OUTPUT_KEEP
+
+LABEL = "backend-kit.managed"
+REQUIREMENTS = ("flask", "sqlalchemy", "redis", "psycopg", "psycopg-binary", "pytest")
+RUNNER_DIR = Path(__file__).resolve().parent.parent
+#: Dependencies only some Python patch levels need (pip download does not evaluate
+#: python_full_version markers for a target version): offered to the image's pip, used if wanted.
+MARKER_EXTRAS = ("async-timeout>=4.0.3",)
+
+HARDENING: dict[str, Any] = {
+    "user": "1000:1000",
+    "cap_drop": ["ALL"],
+    "security_opt": ["no-new-privileges"],
+    "read_only": True,
+    "mem_limit": "512m",
+    "memswap_limit": "512m",
+    "pids_limit": 128,
+    "nano_cpus": 1_000_000_000,
+    "init": True,
+}
+
+
+def _pins() -> list[str]:
+    pins = []
+    for name in REQUIREMENTS:
+        with contextlib.suppress(importlib.metadata.PackageNotFoundError):
+            pins.append(f"{name}=={importlib.metadata.version(name)}")
+    return pins
+
+
+class OutputStream:
+    """Bounded capture of a container's output stream (the same contract as OutputCapture)."""
+
+    def __init__(self, chunks: Any, keep: int = OUTPUT_KEEP) -> None:
+        self.keep = keep
+        self.kept = bytearray()
+        self.total = 0
+        self._chunks = chunks
+        self._thread = threading.Thread(target=self._pump, name="container-output", daemon=True)
+        self._thread.start()
+
+    def _pump(self) -> None:
+        with contextlib.suppress(Exception):
+            for chunk in self._chunks:
+                self.total += len(chunk)
+                room = self.keep - len(self.kept)
+                if room > 0:
+                    self.kept.extend(chunk[:room])
+
+    def join(self, timeout: float = 2.0) -> None:
+        self._thread.join(timeout)
+
+    @property
+    def dropped(self) -> int:
+        return self.total - len(self.kept)
+
+
+class DockerLearner:
+    def __init__(self, container: Any, ready_fd: int, keep_fd: int, address: str) -> None:
+        self.container = container
+        self.ready_fd = ready_fd
+        self._keep_fd = keep_fd
+        self.address = address
+        self.output = OutputStream(container.attach(stdout=True, stderr=True, stream=True, logs=True))
+        self._code: int | None = None
+        self._closed = False
+
+    def poll(self) -> int | None:
+        if self._code is not None:
+            return self._code
+        try:
+            self.container.reload()
+        except Exception:  # removed: it is over
+            self._code = -9
+            return self._code
+        if self.container.status in ("exited", "dead"):
+            state = self.container.attrs.get("State", {})
+            self._code = 137 if state.get("OOMKilled") else int(state.get("ExitCode", 0))
+        return self._code
+
+    def wait(self, timeout: float) -> int | None:
+        try:
+            result = self.container.wait(timeout=timeout)
+            self._code = int(result.get("StatusCode", 0))
+            return self._code
+        except Exception:
+            return self.poll()
+
+    def kill(self) -> None:
+        if not self._closed:
+            self._closed = True
+            with contextlib.suppress(Exception):
+                self.container.remove(force=True)
+            self.output.join()
+            with contextlib.suppress(OSError):
+                os.close(self._keep_fd)
+
+
+class DockerGrade:
+    def __init__(self, sandbox: DockerSandbox, workdir: Path) -> None:
+        self.sandbox = sandbox
+        self.client = sandbox.client
+        self.name = f"bk-net-{os.getpid()}-{secrets.token_hex(4)}"
+        self.network = self.client.networks.create(self.name, driver="bridge", internal=True,
+                                                   labels={LABEL: "1", "backend-kit.owner": str(os.getpid())})
+        self.network.reload()
+        config = self.network.attrs["IPAM"]["Config"][0]
+        self.service_host: str = config["Gateway"]
+        self.workdir = workdir
+        self._attached: list[Any] = []
+        self._service_ips: dict[str, str] = {}
+        self._database_dir: Path | None = None
+
+    def learner_services(self, services: GradeServices) -> dict[str, str]:
+        config = dict(services.config())
+        if services.backend == "embedded":
+            database = config.get("DATABASE_URL", "")
+            if database.startswith("sqlite:///"):
+                path = Path(database.removeprefix("sqlite:///"))
+                self._database_dir = path.parent
+                path.parent.chmod(0o777)
+                config["DATABASE_URL"] = f"sqlite:////data/{path.name}"
+            return config
+        containers = {k: v for k, v in services.handle.items() if k.endswith("_container")}
+        if config and not containers:
+            raise UsageError("the docker sandbox reaches real services only through the docker provider",
+                             hint="Use --provider docker (or --provider embedded) with --sandbox docker.")
+        for key, name in containers.items():
+            container = self.client.containers.get(name)
+            if name not in self._service_ips:
+                self.network.connect(container)
+                self._attached.append(container)
+                container.reload()
+                self._service_ips[name] = container.attrs["NetworkSettings"]["Networks"][self.name]["IPAddress"]
+            ip = self._service_ips[name]
+            setting = "DATABASE_URL" if key.startswith("postgres") else "REDIS_URL"
+            if setting in config:
+                inner_port = "5432" if setting == "DATABASE_URL" else "6379"
+                config[setting] = re.sub(r"@[^/@]+(/[^/]*)$", f"@{ip}:{inner_port}\\1", config[setting])
+        return config
+
+    def launch(self, workdir: Path, spec: dict[str, object], env: dict[str, str]) -> DockerLearner:
+        import json
+
+        control = workdir / "control"
+        control.mkdir(exist_ok=True)
+        # Listen on the container's address: the judge is outside, and the network is private anyway.
+        (control / "host-spec.json").write_text(json.dumps({**spec, "bind": "0.0.0.0"}))
+        fifo = control / "ready"
+        with contextlib.suppress(FileNotFoundError):
+            fifo.unlink()
+        os.mkfifo(fifo, 0o622)
+        fifo.chmod(0o622)
+        ready_fd = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)
+        keep_fd = os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)  # no EOF before the host speaks
+        workspace = workdir / "workspace"
+        for path in (workspace, *workspace.rglob("*")):
+            path.chmod(0o755 if path.is_dir() else 0o644)
+        volumes = {
+            str(workspace): {"bind": "/submission", "mode": "ro"},
+            str(control): {"bind": "/control", "mode": "ro"},
+            str(RUNNER_DIR): {"bind": "/opt/backend-kit/runner", "mode": "ro"},
+        }
+        if self._database_dir is not None:
+            volumes[str(self._database_dir)] = {"bind": "/data", "mode": "rw"}
+        inner_env = {**env, "HOME": "/workspace", "TMPDIR": "/tmp"}
+        import docker.types
+
+        try:
+            container = self.client.containers.run(
+                self.sandbox.image,
+                ["sh", "-c", "cp -r /submission/. /workspace/ && cd /workspace && exec python -I -B -u -m runner.host "
+                 "/control/host-spec.json /control/ready"],
+                detach=True,
+                environment=inner_env,
+                volumes=volumes,
+                tmpfs={"/workspace": "rw,size=64m,uid=1000,gid=1000,mode=0755", "/tmp": "rw,size=64m,mode=1777"},
+                network=self.name,
+                working_dir="/",
+                labels={LABEL: "1", "backend-kit.sandbox": "1", "backend-kit.owner": str(os.getpid())},
+                ulimits=[docker.types.Ulimit(name="nofile", soft=1024, hard=1024),
+                         docker.types.Ulimit(name="fsize", soft=64 << 20, hard=64 << 20),
+                         docker.types.Ulimit(name="core", soft=0, hard=0)],
+                **HARDENING,
+            )
+            container.reload()
+            address = container.attrs["NetworkSettings"]["Networks"][self.name]["IPAddress"]
+        except Exception as exc:
+            os.close(ready_fd)
+            os.close(keep_fd)
+            raise InfrastructureError(f"could not start the sandbox container: {exc}") from None
+        return DockerLearner(container, ready_fd, keep_fd, address)
+
+    def close(self) -> None:
+        for container in self._attached:
+            with contextlib.suppress(Exception):
+                self.network.disconnect(container, force=True)
+        for container in self.client.containers.list(all=True, filters={"network": self.name}):
+            with contextlib.suppress(Exception):
+                container.remove(force=True)
+        with contextlib.suppress(Exception):
+            self.network.remove()
+
+
+class DockerSandbox:
+    name = "docker"
+
+    def __init__(self, settings: Settings | None = None) -> None:
+        from ..services.docker import docker_client
+
+        self.settings = settings or load_settings(None)
+        self.client = docker_client()
+        self._image: str | None = None
+        self._lock = threading.Lock()
+        self.reap()
+
+    @property
+    def image(self) -> str:
+        with self._lock:
+            if self._image is None:
+                self._image = self._ensure_image()
+            return self._image
+
+    def _ensure_image(self) -> str:
+        """The sandbox image for this Python image and these pinned dependencies, built once."""
+        import docker.errors
+
+        from ..services.docker import DockerServices
+
+        base = DockerServices(self.settings).image_for("python")
+        pins = _pins()
+        base_id = self.client.images.get(base).id
+        tag = "backend-kit/sandbox:" + hashlib.sha256(f"{base_id}\n{pins}".encode()).hexdigest()[:12]
+        with contextlib.suppress(docker.errors.ImageNotFound):
+            self.client.images.get(tag)
+            return tag
+        context = Path(tempfile.mkdtemp(prefix="backend-kit-sandbox-image-"))
+        try:
+            wheels = context / "wheels"
+            # Resolve for the image's own Python (dependency markers differ between 3.11.2 and 3.11.7).
+            version = self.client.containers.run(
+                base, ["python", "-c", "import platform; print(platform.python_version())"], remove=True
+            ).decode().strip()
+            download = subprocess.run(
+                [sys.executable, "-m", "pip", "download", "--quiet", "--only-binary=:all:", "--python-version",
+                 version, "--dest", str(wheels), *pins, *MARKER_EXTRAS],
+                capture_output=True, text=True, timeout=600,
+            )
+            if download.returncode != 0:
+                raise InfrastructureError(f"could not download the sandbox's packages: {download.stderr[-800:]}",
+                                          hint="The docker sandbox needs PyPI (or a wheel cache) once, to build.")
+            (context / "Dockerfile").write_text(
+                f"FROM {base}\n"
+                "COPY wheels /tmp/wheels\n"
+                f"RUN python -m pip install --no-cache-dir --no-index --find-links /tmp/wheels {' '.join(pins)} "
+                "&& rm -rf /tmp/wheels\n"
+                "RUN python -c \"import site; open(site.getsitepackages()[0] + '/backend_kit.pth', 'w')"
+                ".write('/opt/backend-kit\\n')\"\n"
+                "RUN mkdir -p /opt/backend-kit/runner /workspace /data && (id -u 1000 >/dev/null 2>&1 || "
+                "useradd -u 1000 -m learner)\n"
+            )
+            try:
+                self.client.images.build(path=str(context), tag=tag, rm=True, labels={LABEL: "1"})
+            except docker.errors.BuildError as exc:
+                log = "".join(str(line.get("stream", line.get("error", ""))) for line in exc.build_log)[-1500:]
+                raise InfrastructureError(f"could not build the sandbox image: {exc}\n{log}") from None
+        finally:
+            shutil.rmtree(context, ignore_errors=True)
+        return tag
+
+    def open(self, workdir: Path) -> DockerGrade:
+        _ = self.image  # build before the grade's clock matters
+        try:
+            return DockerGrade(self, workdir)
+        except Exception as exc:
+            raise InfrastructureError(f"could not create the grade's private network: {exc}") from None
+
+    def reap(self) -> list[str]:
+        """Remove sandbox containers and networks left by runner processes that are gone."""
+        from ..services.server import _pid_alive
+
+        removed = []
+        for container in self.client.containers.list(all=True, filters={"label": "backend-kit.sandbox"}):
+            owner = container.labels.get("backend-kit.owner", "")
+            if owner.isdigit() and not _pid_alive(int(owner)):
+                with contextlib.suppress(Exception):
+                    container.remove(force=True)
+                    removed.append(container.name)
+        for network in self.client.networks.list(filters={"label": LABEL}):
+            owner = network.attrs.get("Labels", {}).get("backend-kit.owner", "")
+            if owner.isdigit() and not _pid_alive(int(owner)):
+                with contextlib.suppress(Exception):
+                    network.reload()
+                    for container in network.containers:
+                        network.disconnect(container, force=True)
+                    network.remove()
+                    removed.append(network.name)
+        return removed
