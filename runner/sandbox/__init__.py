@@ -82,9 +82,17 @@ def make_sandbox(name: str) -> Sandbox:
 
         return ProcessSandbox()
     if name == "docker":
+        from ..errors import InfrastructureError
         from .docker import DockerSandbox
 
-        return DockerSandbox()
+        try:
+            return DockerSandbox()
+        except InfrastructureError as exc:
+            raise InfrastructureError(
+                exc.message,
+                hint="Start Docker, or grade in the process sandbox (leave out --sandbox docker); "
+                "the docker sandbox never falls back to it on its own.",
+            ) from None
     from ..errors import UsageError
 
     raise UsageError(f"unknown sandbox {name!r}", hint="Use process or docker.")
