@@ -170,6 +170,10 @@ class Grader:
                 self._stage(workdir / "workspace", submission.files)
                 self._run(workdir, services, box, seed, started, progress, learner_output)
             output, truncated = self._output(learner_output)
+            redact = self._redactor()
+            output = redact(output)
+            progress.problems = [Problem(p.category, redact(p.message), redact(p.details)) for p in progress.problems]
+            progress.recorded = {key: _redacted(outcome, redact) for key, outcome in progress.recorded.items()}
             assert progress.manifest is not None
             return build_report(
                 exercise=self.exercise.slug,
@@ -194,6 +198,22 @@ class Grader:
             if box is not None:
                 box.close()
             shutil.rmtree(workdir, ignore_errors=True)
+
+    def _redactor(self) -> textsafe.Redactor:
+        """Hidden check files and the reference solution: never to be echoed back to a learner."""
+        texts = []
+        folders = [self.exercise.checks_dir, self.exercise.solution_dir]
+        for folder in folders:
+            if folder.is_dir():
+                for path in folder.rglob("*"):
+                    if path.is_file() and path.suffix in (".py", ".toml", ".json", ".txt"):
+                        texts.append(path.read_text(encoding="utf-8", errors="replace"))
+        starter = {str(p) for p in self.exercise.starter_files().values()}
+        redactor = textsafe.Redactor(texts)
+        # Lines the learner was given anyway (starter code) are not secrets.
+        given = {line.strip() for text in starter for line in text.splitlines()}
+        redactor.lines = [line for line in redactor.lines if line not in given]
+        return redactor
 
     # ------------------------------------------------------------------ staging
 
@@ -575,6 +595,14 @@ class Grader:
             text += textsafe.truncation_note(dropped)
             truncated = True
         return text, truncated
+
+
+def _redacted(outcome: Outcome, redact: textsafe.Redactor) -> Outcome:
+    """Only what the learner's program produced (``actual``): messages and hints are the judge's own
+    words and may legitimately repeat text from the check file."""
+    actual = None if outcome.actual is None else redact(outcome.actual)
+    return Outcome(outcome.status, outcome.message, outcome.expected, actual, outcome.sent, outcome.hint,
+                   outcome.duration)
 
 
 def _maybe_short(value: Any) -> str | None:

@@ -43,3 +43,24 @@ def short(text: str, limit: int = 500) -> str:
     """A one-value excerpt for a check message (a response body, a return value)."""
     capped, _ = cap(text, limit)
     return capped
+
+
+class Redactor:
+    """Removes known secret lines (hidden check source, the reference solution) from learner-visible text.
+
+    Defence in depth for the process sandbox, where learner code can read those files and print
+    them: any line of at least ``min_length`` characters that appears verbatim is replaced. It
+    cannot catch an encoded copy; the container sandbox is the real protection.
+    """
+
+    NOTE = "[hidden content redacted]"
+
+    def __init__(self, texts: list[str], min_length: int = 16) -> None:
+        lines = {line.strip() for text in texts for line in text.splitlines()}
+        self.lines = sorted((line for line in lines if len(line) >= min_length), key=len, reverse=True)
+
+    def __call__(self, text: str) -> str:
+        for line in self.lines:
+            if line in text:
+                text = text.replace(line, self.NOTE)
+        return text

@@ -37,6 +37,8 @@ import pytest
 from sqlalchemy import text
 from runner.judge import expect_equal, expect_json, expect_status
 
+CANARY = "bk-canary-hello-0c1f3b9e2d"
+
 
 @pytest.mark.gate
 @pytest.mark.points(2)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import resource
 import textwrap
 
@@ -205,3 +206,18 @@ def test_learner_environment_is_clean(hello, submit, monkeypatch):
     assert "PYTHONPATH" not in report.output
     assert "'DATABASE_URL'" in report.output and "'REDIS_URL'" in report.output
     assert "] 1" in report.output  # sys.flags.isolated
+
+
+def test_hidden_check_source_printed_by_learner_code_is_redacted(hello, submit):
+    """Learner code that finds and prints the hidden checks shows nothing of them in the report."""
+    snoop = textwrap.dedent(f"""
+        from pathlib import Path
+        for path in Path({str(hello.root.parent.parent)!r}).rglob("*.py"):
+            if "checks" in path.parts or "solutions" in path.parts:
+                print(path.read_text())
+    """) + HELLO_SOLUTION
+    report = grade(hello, submit({"app.py": snoop}))
+    document = json.dumps(report.to_dict())
+    assert report.score == FULL
+    assert "bk-canary-hello-0c1f3b9e2d" not in document
+    assert "[hidden content redacted]" in report.output
