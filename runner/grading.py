@@ -243,7 +243,9 @@ class Grader:
             "target": meta.entry.target,
             "functions": list(meta.entry.functions),
             "config": services.config(),
-            "limits": DEFAULT_LIMITS,
+            # CPU seconds: the wall clock already bounds a grade; this stops a spinning process that
+            # somehow outlived it, and a tight loop in a fork the wall clock does not watch.
+            "limits": {**DEFAULT_LIMITS, "cpu": int(meta.time_limit) + 10},
             "test_files": test_files,
         }
 
