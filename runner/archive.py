@@ -153,7 +153,7 @@ def unpack(archive: Path, dest: Path, *, limits: Limits = Limits()) -> Unpacked:
 
     If every entry sits under one top-level folder (``alice-hw1/app.py``), that folder is
     :attr:`Unpacked.folder`, so the submission looks the same whether it was zipped from inside or
-    from outside its folder. On :class:`ArchiveError` nothing is left in ``dest``.
+    from outside its folder. If unpacking fails, nothing is left in ``dest``.
     """
     fmt = _sniff(archive)
     if fmt is None:
@@ -170,7 +170,7 @@ def unpack(archive: Path, dest: Path, *, limits: Limits = Limits()) -> Unpacked:
                 extraction.add(entry)
         if not extraction.meaningful:
             raise ArchiveError("The archive is empty. Put your files in it and submit again.")
-    except ArchiveError:
+    except BaseException:  # ArchiveError, or the runner's own failure (a full disk): leave nothing half-written
         _empty(dest)
         raise
     return Unpacked(_strip_top(dest), tuple(extraction.rejected))
@@ -628,10 +628,9 @@ def _shown(name: str) -> str:
 
 
 def _size(n: int) -> str:
-    if n % MiB == 0:
-        return f"{n // MiB} MiB"
-    if n % KiB == 0:
-        return f"{n // KiB} KiB"
+    for unit, name in ((MiB, "MiB"), (KiB, "KiB")):
+        if n >= unit:
+            return f"{n / unit:.1f}".removesuffix(".0") + f" {name}"
     return f"{n} bytes"
 
 

@@ -26,7 +26,7 @@ from .errors import InfrastructureError, RunnerError, UsageError
 from .exercises import Exercise, all_exercises, find_exercise, kit_root
 from .grading import Grader
 from .report import render_grade, render_validation
-from .results import Status
+from .results import GradeReport, Status
 from .sandbox import Sandbox, make_sandbox
 from .services import ServiceProvider
 from .services.providers import check_supported, make_provider
@@ -202,23 +202,28 @@ def test(exercise: str | None) -> None:
 
 @main.command()
 @click.argument("exercise", required=False)
-@click.option("--submission", type=click.Path(path_type=Path), help="Grade this folder instead of your workspace.")
+@click.option("--submission", type=click.Path(path_type=Path),
+              help="Grade this folder or archive (.zip, .tar[.gz|.bz2|.xz]) instead of your workspace.")
+@click.option("--html", "html_path", type=click.Path(path_type=Path, dir_okay=False), help="Also write an HTML report.")
+@click.option("--junit", "junit_path", type=click.Path(path_type=Path, dir_okay=False), help="Also write JUnit XML.")
+@click.option("--csv", "csv_path", type=click.Path(path_type=Path, dir_okay=False), help="Also write a CSV row.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result document as JSON on stdout.")
 @click.option("--seed", type=int, help="Seed for the checks' random data (default: derived from the submission).")
 @provider_options
 @handles_errors
-def grade(exercise: str | None, submission: Path | None, as_json: bool, seed: int | None, provider: str | None,
-          database_url: str | None, redis_url: str | None, sandbox_name: str | None) -> None:
+def grade(exercise: str | None, submission: Path | None, html_path: Path | None, junit_path: Path | None,
+          csv_path: Path | None, as_json: bool, seed: int | None, provider: str | None, database_url: str | None,
+          redis_url: str | None, sandbox_name: str | None) -> None:
     """Grade EXERCISE with its hidden checks."""
     ex = _exercise_or_here(exercise)
     settings = _settings(provider, database_url, redis_url)
     check_supported(ex, settings)
     own_workspace = submission is None
     folder = submission if submission is not None else workspace.workspace_of(ex)
-    if not folder.is_dir():
+    if not folder.exists():
         if own_workspace:
             raise UsageError(f"{ex.slug} is not started.", hint=f"Run `runner start {ex.slug}` first.")
-        raise UsageError(f"{folder} is not a folder.", hint="Pass the folder that holds the submission's files.")
+        raise UsageError(f"{folder} does not exist.", hint="Pass the folder or archive that holds the submission.")
     if not as_json:
         console.print(Text(f"Grading {ex.slug} …", style="dim"))
     box = _sandbox(sandbox_name)
@@ -229,11 +234,28 @@ def grade(exercise: str | None, submission: Path | None, as_json: bool, seed: in
         service_provider.close()
     if own_workspace:
         workspace.record(report)
+    _write_exports(report, html_path, junit_path, csv_path)
     if as_json:
         click.echo(json.dumps(report.to_dict(), indent=2, ensure_ascii=False))
     else:
         render_grade(report, console)
     sys.exit(0 if report.status is Status.PASS else 1)
+
+
+def _write_exports(report: GradeReport, html_path: Path | None, junit_path: Path | None, csv_path: Path | None) -> None:
+    from .exports import to_csv, to_html, to_junit
+
+    outputs: list[tuple[Path | None, Callable[[], str]]] = [
+        (html_path, lambda: to_html(report)),
+        (junit_path, lambda: to_junit(report)),
+        (csv_path, lambda: to_csv([report])),
+    ]
+    for path, render in outputs:
+        if path is not None:
+            try:
+                path.write_text(render(), encoding="utf-8")
+            except OSError as exc:
+                raise UsageError(f"cannot write {path}: {exc.strerror}") from None
 
 
 @main.command()

@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from . import __version__, textsafe
+from .archive import ArchiveError, is_archive, unpack
 from .catalog import EntryKind
 from .errors import InfrastructureError
 from .exercises import Exercise
@@ -37,7 +38,7 @@ from .proxy import stub_source
 from .results import Category, CheckSpec, CheckStatus, GradeReport, Outcome, Problem
 from .sandbox import GradeSandbox, LearnerProcess, Sandbox
 from .sandbox.process import DEFAULT_LIMITS, ProcessSandbox, SandboxedProcess, clean_environment, python_command
-from .scoring import build_report
+from .scoring import BLOCKING, build_report
 from .services import GradeServices, ServiceProvider
 from .services.embedded import EmbeddedProvider
 
@@ -61,7 +62,35 @@ class Submission:
         return sha.hexdigest()
 
 
-def read_submission(exercise: Exercise, folder: Path) -> Submission:
+def read_submission(exercise: Exercise, path: Path, scratch: Path | None = None) -> Submission:
+    """The declared files of a submission folder, or of an archive unpacked safely into ``scratch``.
+
+    A git repository is a folder like any other: its work tree is read, its ``.git`` never is.
+    """
+    problems: list[Problem] = []
+    folder = path
+    if path.is_file():
+        if scratch is None or not is_archive(path):
+            return Submission({}, (Problem(Category.REJECTED_FILE,
+                                           f"{textsafe.clean(path.name)} is neither a folder nor an archive "
+                                           "(.zip, .tar, .tar.gz, .tar.bz2, .tar.xz)."),))
+        try:
+            unpacked = unpack(path, scratch)
+        except ArchiveError as exc:
+            return Submission({}, (Problem(Category.REJECTED_FILE, textsafe.short(str(exc))),))
+        folder = unpacked.folder
+        declared = set(exercise.meta.files)
+        for message in unpacked.rejected:
+            blocking = any(f"'{name}'" in message for name in declared)
+            category = Category.REJECTED_FILE if blocking else Category.IGNORED_FILE
+            problems.append(Problem(category, textsafe.short(message)))
+        if any(p.category is Category.REJECTED_FILE for p in problems):
+            return Submission({}, tuple(problems))
+    submission = _read_folder(exercise, folder, path.name)
+    return Submission(submission.files, (*problems, *submission.problems))
+
+
+def _read_folder(exercise: Exercise, folder: Path, shown_as: str) -> Submission:
     files: dict[str, bytes] = {}
     problems: list[Problem] = []
     for name in exercise.meta.files:
@@ -70,7 +99,7 @@ def read_submission(exercise: Exercise, folder: Path) -> Submission:
         if path.is_symlink():
             problems.append(Problem(Category.REJECTED_FILE, f"{shown} is a symbolic link; submit a regular file."))
         elif not path.exists():
-            problems.append(Problem(Category.MISSING_FILE, f"{shown} is missing from {textsafe.clean(str(folder))}."))
+            problems.append(Problem(Category.MISSING_FILE, f"{shown} is missing from {textsafe.clean(shown_as)}."))
         elif not path.is_file():
             problems.append(Problem(Category.REJECTED_FILE, f"{shown} is not a regular file."))
         elif path.stat().st_size > MAX_FILE_BYTES:
@@ -147,12 +176,12 @@ class Grader:
 
     def grade(self, folder: Path, *, seed: int | None = None) -> GradeReport:
         started = time.monotonic()
-        submission = read_submission(self.exercise, folder)
+        workdir = Path(tempfile.mkdtemp(prefix="backend-kit-grade-"))
+        submission = read_submission(self.exercise, folder, workdir / "unpacked")
         problems = list(submission.problems)
-        if not problems:
+        if not any(p.category in BLOCKING for p in problems):
             problems.extend(syntax_problems(submission.files))
         seed = grade_seed(self.exercise, submission.digest) if seed is None else seed
-        workdir = Path(tempfile.mkdtemp(prefix="backend-kit-grade-"))
         learner_output: list[LearnerProcess] = []
         services: GradeServices | None = None
         box: GradeSandbox | None = None
@@ -164,7 +193,7 @@ class Grader:
             services = self.provider.acquire(workdir, database=meta.services.database, redis=meta.services.redis,
                                              template=self.exercise.slug, listen_host=box.service_host)
             progress = _Progress(problems=problems)
-            if problems:
+            if any(p.category in BLOCKING for p in problems):
                 self._collect_manifest(workdir, services, seed, progress)
             else:
                 self._stage(workdir / "workspace", submission.files)
@@ -580,6 +609,7 @@ class Grader:
 
     @staticmethod
     def _not_run_reason(problems: list[Problem]) -> str:
+        problems = [p for p in problems if p.category is not Category.IGNORED_FILE]
         if problems:
             return f"Not run: {problems[0].message}"
         return "This check was not reached."

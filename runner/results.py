@@ -45,6 +45,7 @@ class Category(enum.StrEnum):
     CRASH = "crash"
     TIMEOUT = "timeout"
     LIMIT_EXCEEDED = "limit_exceeded"
+    IGNORED_FILE = "ignored_file"  # an archive entry that was unsafe, not one the exercise grades
 
 
 ADVICE: dict[Category, str] = {
@@ -56,6 +57,7 @@ ADVICE: dict[Category, str] = {
     Category.CRASH: "Your program exited on its own; do not call exit() or os._exit() in your code.",
     Category.TIMEOUT: "Something took too long: look for an infinite loop or a blocking call.",
     Category.LIMIT_EXCEEDED: "Your program used too much of a resource (output, memory or processes).",
+    Category.IGNORED_FILE: "These entries of your archive were skipped as unsafe; they are not graded anyway.",
 }
 
 

@@ -132,3 +132,50 @@ def test_new_scaffolds_an_exercise_that_validates(cli, kit):
         result = cli.invoke(main, ["validate", name])
         assert result.exit_code == 0, result.output
     assert cli.invoke(main, ["new", "01-sample-wsgi"]).exit_code == 2
+
+
+def test_grade_accepts_an_archive_and_writes_exports(cli, hello, tmp_path):
+    """A .tar.gz submission is unpacked safely; --html/--junit/--csv write escaped reports."""
+    import tarfile
+
+    archive = tmp_path / "alice.tar.gz"
+    with tarfile.open(archive, "w:gz") as tar:
+        tar.add(hello.solution_dir / "app.py", arcname="alice-hw1/app.py")
+    out = tmp_path / "out"
+    out.mkdir()
+    args = ["grade", "01-hello", "--submission", str(archive), "--html", str(out / "r.html"),
+            "--junit", str(out / "r.xml"), "--csv", str(out / "r.csv")]
+    result = cli.invoke(main, args)
+    assert result.exit_code == 0, result.output
+    assert "<!doctype html>" in (out / "r.html").read_text()[:200].lower()
+    assert "<testsuite" in (out / "r.xml").read_text()
+    assert (out / "r.csv").read_text().startswith("name,exercise,backend,status,score,max_score")
+
+
+def test_archive_with_an_escaping_path_cannot_supply_the_graded_file(cli, hello, tmp_path):
+    """An archive whose app.py climbs out with '..' is refused: the file is missing, nothing is written outside."""
+    import io
+    import tarfile
+
+    archive = tmp_path / "evil.tar"
+    with tarfile.open(archive, "w") as tar:
+        info = tarfile.TarInfo("../app.py")
+        data = hello.solution_dir.joinpath("app.py").read_bytes()
+        info.size = len(data)
+        tar.addfile(info, io.BytesIO(data))
+    result = cli.invoke(main, ["grade", "01-hello", "--submission", str(archive), "--json"])
+    document = json.loads(result.output)
+    assert result.exit_code == 1
+    assert [p["category"] for p in document["problems"]] == ["ignored_file", "missing_file"]
+    assert "path leaves the submission folder" in document["problems"][0]["message"]
+    assert document["score"] == 0
+
+
+def test_a_file_that_is_not_an_archive_is_rejected(cli, hello, tmp_path):
+    """A plain file as a submission is a rejected file, not a traceback."""
+    bogus = tmp_path / "homework.zip"
+    bogus.write_text("not really a zip")
+    result = cli.invoke(main, ["grade", "01-hello", "--submission", str(bogus), "--json"])
+    document = json.loads(result.output)
+    assert [p["category"] for p in document["problems"]] == ["rejected_file"]
+    assert result.exit_code == 1
