@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import os
 import secrets
+import select
 import signal
 import subprocess
 import sys
@@ -50,21 +51,29 @@ def clean_environment(extra: Mapping[str, str], *, tmpdir: Path, home: Path) -> 
 
 
 class OutputCapture:
-    """Reads a pipe on a thread, keeps the first ``keep`` bytes and counts the rest."""
+    """Reads a pipe on a thread, keeps the first ``keep`` bytes and counts the rest.
+
+    It reads the raw descriptor with a poll, never a blocking read, so that ``stop`` always ends
+    the thread: a learner's daemon that escaped the kill may hold the pipe's write end open for
+    ever, and closing a file object another thread is blocked reading from deadlocks.
+    """
 
     def __init__(self, stream: object, keep: int = OUTPUT_KEEP) -> None:
-        self._stream = stream
+        self._fd = stream.fileno()  # type: ignore[attr-defined]
         self.keep = keep
         self.kept = bytearray()
         self.total = 0
+        self._stop = threading.Event()
         self._thread = threading.Thread(target=self._pump, name="output", daemon=True)
         self._thread.start()
 
     def _pump(self) -> None:
-        read = getattr(self._stream, "read1", None) or self._stream.read  # type: ignore[attr-defined]
-        while True:
+        while not self._stop.is_set():
             try:
-                chunk = read(65536)
+                ready, _, _ = select.select([self._fd], [], [], 0.1)
+                if not ready:
+                    continue
+                chunk = os.read(self._fd, 65536)
             except (OSError, ValueError):
                 return
             if not chunk:
@@ -76,6 +85,12 @@ class OutputCapture:
 
     def join(self, timeout: float = 2.0) -> None:
         self._thread.join(timeout)
+
+    def stop(self) -> None:
+        """Drain what is already there (briefly), then stop reading whatever still holds the pipe."""
+        self._thread.join(0.5)
+        self._stop.set()
+        self._thread.join()
 
     @property
     def dropped(self) -> int:
@@ -119,7 +134,7 @@ class SandboxedProcess:
                 os.kill(pid, signal.SIGKILL)
         with contextlib.suppress(subprocess.TimeoutExpired):  # SIGKILL does not time out in practice
             self.popen.wait(timeout=5)
-        self.output.join()
+        self.output.stop()
         if self.popen.stdout is not None:
             self.popen.stdout.close()
 
