@@ -194,7 +194,8 @@ def docker_services() -> Iterator[object]:
         if docker_required():
             pytest.fail(f"Docker is required here (CI): {exc}")
         pytest.skip(f"Docker is not available: {exc.message}")
-    provider = DockerServices(load(None, provider="docker"), instance="test")
+    # Per session: two test runs at once (a developer and CI) must not stop each other's containers.
+    provider = DockerServices(load(None, provider="docker"), instance=f"test-{os.getpid()}")
     provider.up()
     yield provider
     provider.down()
