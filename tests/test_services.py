@@ -170,3 +170,24 @@ def test_services_down_removes_the_containers(docker_services):
     assert {row["state"] for row in docker_services.status()} == {"absent"}
     docker_services.up()
     assert {row["state"] for row in docker_services.status()} == {"running"}
+
+
+def test_start_up_failure_cleans_up_and_is_an_infrastructure_error(docker_services):
+    """A service image that cannot start is removed again, and the error carries its logs (exit 3)."""
+    import os
+
+    from runner.errors import InfrastructureError
+    from runner.services.docker import DockerServices
+    from runner.settings import load
+
+    os.environ["BACKEND_KIT_POSTGRES_IMAGE"] = docker_services.image_for("python")
+    try:
+        broken = DockerServices(load(None, provider="docker"), instance=f"broken-{os.getpid()}")
+    finally:
+        del os.environ["BACKEND_KIT_POSTGRES_IMAGE"]
+    with pytest.raises(InfrastructureError) as caught:
+        broken.up()
+    assert caught.value.exit_code == 3
+    assert "could not start the service containers" in caught.value.message
+    assert '"postgres": executable file not found' in caught.value.message
+    assert broken.find("postgres") is None and broken.find("redis") is None

@@ -132,6 +132,15 @@ class DockerServices:
         spec = SPECS[service]
         secret = secrets.token_hex(16)
         image = self.image_for(service)
+        try:
+            return self._run(service, spec, secret, image)
+        except Exception:
+            # run() may have created the container before failing to start it: remove it by name.
+            with contextlib.suppress(Exception):
+                self.client.containers.get(self.container_name(service)).remove(force=True)
+            raise
+
+    def _run(self, service: str, spec: ServiceSpec, secret: str, image: str) -> Any:
         return self.client.containers.run(
             image,
             spec.command(secret),
