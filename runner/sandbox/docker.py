@@ -214,6 +214,8 @@ class DockerGrade:
                 network=self.name,
                 working_dir="/",
                 labels={LABEL: "1", "backend-kit.sandbox": "1", "backend-kit.owner": str(os.getpid())},
+                # The daemon keeps a container's output on the host's disk: cap it (we read a capped copy).
+                log_config=docker.types.LogConfig(type="json-file", config={"max-size": "4m", "max-file": "1"}),
                 ulimits=[docker.types.Ulimit(name="nofile", soft=1024, hard=1024),
                          docker.types.Ulimit(name="fsize", soft=64 << 20, hard=64 << 20),
                          docker.types.Ulimit(name="core", soft=0, hard=0)],
