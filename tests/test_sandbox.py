@@ -18,8 +18,12 @@ FULL = 7
 
 
 def _leftovers(client) -> list[str]:
-    containers = [c.name for c in client.containers.list(all=True, filters={"label": "backend-kit.sandbox"})]
-    networks = [n.name for n in client.networks.list() if n.name.startswith("bk-net-")]
+    """This process's sandbox containers and grade networks (others may be grading at the same time)."""
+    import os
+
+    mine = f"backend-kit.owner={os.getpid()}"
+    containers = [c.name for c in client.containers.list(all=True, filters={"label": mine})]
+    networks = [n.name for n in client.networks.list() if n.name.startswith(f"bk-net-{os.getpid()}-")]
     return containers + networks
 
 
