@@ -349,13 +349,14 @@ def services_status() -> None:
 @main.command()
 @provider_options
 @handles_errors
-def doctor(provider: str | None, database_url: str | None, redis_url: str | None) -> None:
-    """Check Docker, images, ports, service health, and which provider will be used."""
+def doctor(provider: str | None, database_url: str | None, redis_url: str | None, sandbox_name: str | None) -> None:
+    """Check Docker, images, ports, service health, and which provider and sandbox will be used."""
     from .doctor import run_checks
 
     settings = _settings(provider, database_url, redis_url)
     ok = True
-    for check in run_checks(settings):
+    sandbox = sandbox_name or os.environ.get("BACKEND_KIT_SANDBOX") or "process"
+    for check in run_checks(settings, sandbox):
         style = {"ok": "green", "warn": "yellow", "fail": "red"}[check.state]
         line = Text(f"  {'✓' if check.state == 'ok' else '!' if check.state == 'warn' else '✗'} ", style=style)
         line.append(f"{check.name}: ", style="bold")

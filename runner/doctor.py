@@ -19,9 +19,18 @@ class Check:
     message: str
 
 
-def run_checks(settings: Settings) -> Iterator[Check]:
+def run_checks(settings: Settings, sandbox: str = "process") -> Iterator[Check]:
     yield Check("python", "ok", f"{sys.version.split()[0]} at {sys.executable}")
     yield Check("provider", "ok", f"{settings.provider} (change with --provider or BACKEND_KIT_PROVIDER)")
+    yield Check("sandbox", "ok", f"{sandbox} (change with --sandbox or BACKEND_KIT_SANDBOX)")
+    if sandbox == "docker" and settings.provider == "embedded":
+        from .services.docker import docker_client
+
+        try:
+            docker_client()
+            yield Check("docker sandbox", "ok", "Docker answers; the sandbox image is built on first use")
+        except InfrastructureError as exc:
+            yield Check("docker sandbox", "fail", exc.message)
     try:
         with socket.socket() as sock:
             sock.bind(("127.0.0.1", 0))

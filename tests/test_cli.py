@@ -179,3 +179,17 @@ def test_a_file_that_is_not_an_archive_is_rejected(cli, hello, tmp_path):
     document = json.loads(result.output)
     assert [p["category"] for p in document["problems"]] == ["rejected_file"]
     assert result.exit_code == 1
+
+
+def test_doctor_reports_and_exits_0_on_the_embedded_default(cli, kit):
+    """`runner doctor` lists what it checked; the embedded default needs nothing else."""
+    result = cli.invoke(main, ["doctor", "--provider", "embedded"])
+    assert result.exit_code == 0, result.output
+    assert "embedded: SQLite and fakeredis available" in result.output
+
+
+def test_doctor_fails_with_exit_3_when_the_url_provider_is_unreachable(cli, kit):
+    """An unreachable server is an environment problem: exit 3, with the reason."""
+    result = cli.invoke(main, ["doctor", "--database-url", "postgresql://postgres:x@127.0.0.1:9/postgres"])
+    assert result.exit_code == 3
+    assert "cannot reach PostgreSQL" in result.output
