@@ -23,6 +23,14 @@ def run_checks(settings: Settings, sandbox: str = "process") -> Iterator[Check]:
     yield Check("python", "ok", f"{sys.version.split()[0]} at {sys.executable}")
     yield Check("provider", "ok", f"{settings.provider} (change with --provider or BACKEND_KIT_PROVIDER)")
     yield Check("sandbox", "ok", f"{sandbox} (change with --sandbox or BACKEND_KIT_SANDBOX)")
+    if sandbox == "process":
+        from .sandbox.process import bubblewrap
+
+        if bubblewrap():
+            yield Check("bubblewrap", "ok", "the process sandbox is confined (private /tmp, hidden kit, PID namespace)")
+        else:
+            yield Check("bubblewrap", "warn", "not available: the process sandbox is not confined "
+                        "(install bubblewrap, or use --sandbox docker for code you did not write)")
     if sandbox == "docker" and settings.provider == "embedded":
         from .services.docker import docker_client
 

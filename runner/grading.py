@@ -37,7 +37,14 @@ from .exercises import Exercise
 from .proxy import stub_source
 from .results import Category, CheckSpec, CheckStatus, GradeReport, Outcome, Problem
 from .sandbox import GradeSandbox, LearnerProcess, Sandbox
-from .sandbox.process import DEFAULT_LIMITS, ProcessSandbox, SandboxedProcess, clean_environment, python_command
+from .sandbox.process import (
+    DEFAULT_LIMITS,
+    ProcessSandbox,
+    SandboxedProcess,
+    clean_environment,
+    make_undumpable,
+    python_command,
+)
 from .scoring import BLOCKING, build_report
 from .services import GradeServices, ServiceProvider
 from .services.embedded import EmbeddedProvider
@@ -160,6 +167,9 @@ class _Progress:
     problems: list[Problem] = field(default_factory=list)
     current: str | None = None
     current_deadline: float | None = None
+    #: The judge may start the first check while the learner's program is still starting: that
+    #: check's clock starts only once the program is ready (start-up has its own limit).
+    learner_ready: bool = False
     judge_output: list[str] = field(default_factory=list)
 
 
@@ -171,6 +181,7 @@ class Grader:
         self.exercise = exercise
         self.provider: ServiceProvider = provider or EmbeddedProvider()
         self.sandbox: Sandbox = sandbox or ProcessSandbox()
+        make_undumpable()
 
     # ------------------------------------------------------------------ public
 
@@ -189,7 +200,7 @@ class Grader:
             for sub in ("workspace", "judge", "tmp"):
                 (workdir / sub).mkdir()
             meta = self.exercise.meta
-            box = self.sandbox.open(workdir)
+            box = self.sandbox.open(workdir, hidden=self._hidden_folders())
             services = self.provider.acquire(workdir, database=meta.services.database, redis=meta.services.redis,
                                              template=self.exercise.slug, listen_host=box.service_host)
             progress = _Progress(problems=problems)
@@ -198,9 +209,8 @@ class Grader:
             else:
                 self._stage(workdir / "workspace", submission.files)
                 self._run(workdir, services, box, seed, started, progress, learner_output)
-            output, truncated = self._output(learner_output)
             redact = self._redactor()
-            output = redact(output)
+            output, truncated = self._output(learner_output, redact)
             progress.problems = [Problem(p.category, redact(p.message), redact(p.details)) for p in progress.problems]
             progress.recorded = {key: _redacted(outcome, redact) for key, outcome in progress.recorded.items()}
             assert progress.manifest is not None
@@ -228,6 +238,10 @@ class Grader:
                 box.close()
             shutil.rmtree(workdir, ignore_errors=True)
 
+    def _hidden_folders(self) -> list[Path]:
+        """What learner code must not see: every exercise's folder (hidden checks) and the solutions."""
+        return [self.exercise.root.parent.resolve(), self.exercise.solutions_root.resolve()]
+
     def _redactor(self) -> textsafe.Redactor:
         """Hidden check files and the reference solution: never to be echoed back to a learner."""
         texts = []
@@ -238,10 +252,12 @@ class Grader:
                     if path.is_file() and path.suffix in (".py", ".toml", ".json", ".txt"):
                         texts.append(path.read_text(encoding="utf-8", errors="replace"))
         starter = {str(p) for p in self.exercise.starter_files().values()}
-        redactor = textsafe.Redactor(texts)
+        literals = [literal for text in texts for literal in textsafe.string_literals(text)]
+        redactor = textsafe.Redactor(texts, literals=literals)
         # Lines the learner was given anyway (starter code) are not secrets.
         given = {line.strip() for text in starter for line in text.splitlines()}
-        redactor.lines = [line for line in redactor.lines if line not in given]
+        everything_given = "\n".join(starter)
+        redactor.lines = [line for line in redactor.lines if line not in given and line not in everything_given]
         return redactor
 
     # ------------------------------------------------------------------ staging
@@ -360,6 +376,7 @@ class Grader:
         grade_deadline = started + self.exercise.meta.time_limit
         while True:
             learner_config = box.learner_services(services)
+            progress.learner_ready = False
             learner = self._start_learner(workdir, services, box, learner_config)
             learners.append(learner)
             judge, results_fd, endpoint_fd = self._start_judge(workdir, services, seed, progress,
@@ -475,6 +492,9 @@ class Grader:
             assert attempt.endpoint_fd is not None
             with contextlib.suppress(OSError):
                 os.write(attempt.endpoint_fd, json.dumps(endpoint).encode() + b"\n")
+            progress.learner_ready = True
+            if progress.current is not None and progress.current_deadline is None:
+                progress.current_deadline = self._check_deadline(progress)
             return None
         if message.get("event") == "error":
             category = {
@@ -538,8 +558,7 @@ class Grader:
             ]
         elif kind == "start":
             progress.current = event["id"]
-            spec = self._spec(progress, event["id"])
-            progress.current_deadline = time.monotonic() + (spec.timeout if spec else 10.0)
+            progress.current_deadline = self._check_deadline(progress) if progress.learner_ready else None
         elif kind == "result":
             check_id = event["id"]
             progress.recorded[check_id] = Outcome(
@@ -557,6 +576,10 @@ class Grader:
             progress.current = progress.current_deadline = None
         elif kind == "collect_error":
             progress.judge_output.append(str(event.get("details", ""))[-3000:])
+
+    def _check_deadline(self, progress: _Progress) -> float:
+        spec = self._spec(progress, progress.current) if progress.current else None
+        return time.monotonic() + (spec.timeout if spec else self.exercise.meta.check_timeout)
 
     @staticmethod
     def _spec(progress: _Progress, check_id: str) -> CheckSpec | None:
@@ -615,14 +638,15 @@ class Grader:
         return "This check was not reached."
 
     @staticmethod
-    def _output(processes: list[LearnerProcess]) -> tuple[str, bool]:
+    def _output(processes: list[LearnerProcess], redact: textsafe.Redactor) -> tuple[str, bool]:
         parts = []
         dropped = 0
         for process in processes:
             process.output.join(0.5)
             parts.append(textsafe.decode(bytes(process.output.kept)))
             dropped += process.output.dropped
-        text, truncated = textsafe.cap("".join(parts), 8000)
+        # Redact before capping: a secret cut in half by the cap would no longer match.
+        text, truncated = redact.cap(textsafe.clean("".join(parts)), 8000)
         if dropped:
             text += textsafe.truncation_note(dropped)
             truncated = True

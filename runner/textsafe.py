@@ -46,21 +46,50 @@ def short(text: str, limit: int = 500) -> str:
 
 
 class Redactor:
-    """Removes known secret lines (hidden check source, the reference solution) from learner-visible text.
+    """Removes known secrets (hidden check source, the reference solution) from learner-visible text.
 
-    Defence in depth for the process sandbox, where learner code can read those files and print
-    them: any line of at least ``min_length`` characters that appears verbatim is replaced. It
-    cannot catch an encoded copy; the container sandbox is the real protection.
+    Defence in depth for a process sandbox without bubblewrap, where learner code can read those
+    files and print them: every line of at least ``min_length`` characters, and every string
+    literal of the Python files (a canary value printed on its own), is replaced where it appears
+    verbatim. It cannot catch an encoded copy; the sandboxes that hide the files are the protection.
     """
 
     NOTE = "[hidden content redacted]"
 
-    def __init__(self, texts: list[str], min_length: int = 16) -> None:
+    def __init__(self, texts: list[str], min_length: int = 16, *, literals: list[str] = ()) -> None:  # type: ignore[assignment]
         lines = {line.strip() for text in texts for line in text.splitlines()}
-        self.lines = sorted((line for line in lines if len(line) >= min_length), key=len, reverse=True)
+        secrets = {line for line in lines if len(line) >= min_length}
+        # Token-like literals only (a canary, a key): sentences and short values are also what a
+        # correct program legitimately echoes back.
+        secrets |= {literal for literal in literals if len(literal) >= 20 and not any(c.isspace() for c in literal)}
+        self.lines = sorted(secrets, key=len, reverse=True)
 
     def __call__(self, text: str) -> str:
         for line in self.lines:
             if line in text:
                 text = text.replace(line, self.NOTE)
         return text
+
+    def cap(self, text: str, limit: int) -> tuple[str, bool]:
+        """Redact, cap, then drop a tail that begins a secret (its rest was cut off, here or earlier
+        when the capture stopped keeping output)."""
+        text = self(text)
+        truncated = len(text) > limit
+        kept = text[:limit]
+        for line in self.lines:
+            for size in range(min(len(line) - 1, len(kept)), 7, -1):
+                if kept.endswith(line[:size]):
+                    kept = kept[:-size] + self.NOTE
+                    break
+        return (kept + truncation_note(len(text) - limit), True) if truncated else (kept, False)
+
+
+def string_literals(source: str) -> list[str]:
+    """The string constants of a Python source (canaries, expected values), if it parses."""
+    import ast
+
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError):
+        return []
+    return [node.value for node in ast.walk(tree) if isinstance(node, ast.Constant) and isinstance(node.value, str)]

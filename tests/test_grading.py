@@ -208,8 +208,33 @@ def test_learner_environment_is_clean(hello, submit, monkeypatch):
     assert "] 1" in report.output  # sys.flags.isolated
 
 
-def test_hidden_check_source_printed_by_learner_code_is_redacted(hello, submit):
-    """Learner code that finds and prints the hidden checks shows nothing of them in the report."""
+def test_hidden_check_source_printed_by_learner_code_never_reaches_the_report(hello, submit):
+    """Learner code that looks for the hidden checks cannot see them (bubblewrap), or they are redacted."""
+    from runner.sandbox.process import bubblewrap
+
+    snoop = textwrap.dedent(f"""
+        from pathlib import Path
+        found = [p for p in Path({str(hello.root.parent.parent)!r}).rglob("*.py")
+                 if "checks" in p.parts or "solutions" in p.parts]
+        print("FOUND", len(found))
+        for path in found:
+            print(path.read_text())
+    """) + HELLO_SOLUTION
+    report = grade(hello, submit({"app.py": snoop}))
+    document = json.dumps(report.to_dict())
+    assert report.score == FULL
+    assert "bk-canary-hello-0c1f3b9e2d" not in document
+    if bubblewrap():
+        assert "FOUND 0" in report.output
+    else:
+        assert "[hidden content redacted]" in report.output
+
+
+def test_redaction_without_bubblewrap(hello, submit, monkeypatch):
+    """Without bubblewrap the files are readable, and what is printed of them is redacted."""
+    from runner.sandbox import process
+
+    monkeypatch.setattr(process, "bubblewrap", lambda: None)
     snoop = textwrap.dedent(f"""
         from pathlib import Path
         for path in Path({str(hello.root.parent.parent)!r}).rglob("*.py"):
@@ -217,7 +242,11 @@ def test_hidden_check_source_printed_by_learner_code_is_redacted(hello, submit):
                 print(path.read_text())
     """) + HELLO_SOLUTION
     report = grade(hello, submit({"app.py": snoop}))
-    document = json.dumps(report.to_dict())
-    assert report.score == FULL
-    assert "bk-canary-hello-0c1f3b9e2d" not in document
+    assert "bk-canary-hello-0c1f3b9e2d" not in json.dumps(report.to_dict())
     assert "[hidden content redacted]" in report.output
+
+
+def test_slow_start_is_not_charged_to_the_first_check(hello, submit):
+    """An app that takes longer to import than one check may take, but less than the start-up limit, scores full."""
+    report = grade(hello, submit({"app.py": "import time\ntime.sleep(7)\n" + HELLO_SOLUTION}))
+    assert (report.status, report.score) == (Status.PASS, FULL)

@@ -22,3 +22,25 @@ def test_short_text_is_untouched():
 def test_undecodable_bytes_never_raise():
     """Invalid UTF-8 becomes replacement characters."""
     assert decode(b"ok\xff\xfe") == "ok\ufffd\ufffd"
+
+
+def test_redactor_removes_lines_and_token_literals():
+    """Whole secret lines and canary-like literals go; sentences a program may echo stay."""
+    from runner.textsafe import Redactor, string_literals
+
+    source = 'CANARY = "bk-canary-0123456789abcdef"\nMESSAGE = "the url is required"\n'
+    redact = Redactor([source], literals=string_literals(source))
+    assert redact("value bk-canary-0123456789abcdef!") == "value [hidden content redacted]!"
+    assert redact("error: the url is required") == "error: the url is required"
+
+
+def test_redactor_drops_a_secret_cut_by_the_cap():
+    """A secret that the cap cuts in half is removed, not shown in part."""
+    from runner.textsafe import Redactor
+
+    secret = "bk-canary-0123456789abcdef-0123"
+    redact = Redactor([], literals=[secret])
+    text, truncated = redact.cap("x" * 90 + secret[:14], 200)  # the capture kept only a part of it
+    assert (text, truncated) == ("x" * 90 + "[hidden content redacted]", False)
+    text, truncated = redact.cap("y" * 95 + secret, 100)
+    assert truncated and "bk-canary" not in text

@@ -24,8 +24,11 @@ from typing import Any
 import pytest
 
 from .. import protocol
+from ..sandbox.process import make_undumpable
 from .expect import Mismatch
 from .http import Client
+
+make_undumpable()
 
 SPEC_KEY = pytest.StashKey[dict[str, Any]]()
 STATE_KEY = pytest.StashKey["JudgeState"]()

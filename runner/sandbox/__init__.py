@@ -16,6 +16,7 @@ then it launches the learner host, possibly several times (after a check timeout
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Protocol
 
@@ -73,7 +74,9 @@ class GradeSandbox(Protocol):
 class Sandbox(Protocol):
     name: str
 
-    def open(self, workdir: Path) -> GradeSandbox: ...
+    def open(self, workdir: Path, hidden: Sequence[Path] = ()) -> GradeSandbox:
+        """Per grade. ``hidden``: folders the learner must not see (the kit's exercises and solutions)."""
+        ...
 
 
 def make_sandbox(name: str) -> Sandbox:

@@ -27,6 +27,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -306,7 +307,8 @@ class DockerSandbox:
             shutil.rmtree(context, ignore_errors=True)
         return tag
 
-    def open(self, workdir: Path) -> DockerGrade:
+    def open(self, workdir: Path, hidden: Sequence[Path] = ()) -> DockerGrade:
+        """``hidden`` needs nothing here: the container sees only what is mounted into it."""
         _ = self.image  # build before the grade's clock matters
         try:
             return DockerGrade(self, workdir)

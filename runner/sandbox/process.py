@@ -10,9 +10,11 @@ can read are readable. Those need the container sandbox.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import secrets
 import select
+import shutil
 import signal
 import subprocess
 import sys
@@ -206,8 +208,68 @@ class ProcessLearner:
         self.process.kill()
 
 
+def make_undumpable() -> None:
+    """Deny other processes of the same (non-root) user access to this one's /proc/<pid>/fd, mem and
+    environ, so that an unconfined learner program cannot reopen the runner's or the judge's pipes.
+    Linux only; elsewhere a no-op. Root is not stopped by it (see the README's sandbox table)."""
+    if sys.platform != "linux":
+        return
+    with contextlib.suppress(OSError, AttributeError):
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(4, 0, 0, 0, 0)  # PR_SET_DUMPABLE, 0
+
+
+@functools.cache
+def bubblewrap() -> str | None:
+    """The bwrap binary, if it works here (it needs user namespaces, or root); else None.
+
+    Set BACKEND_KIT_BUBBLEWRAP=0 to do without it.
+    """
+    if os.environ.get("BACKEND_KIT_BUBBLEWRAP", "1") == "0":
+        return None
+    path = shutil.which("bwrap")
+    if path is None:
+        return None
+    try:
+        probe = subprocess.run([path, "--ro-bind", "/", "/", "--unshare-pid", "--", "/bin/true"],
+                               capture_output=True, timeout=10)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return path if probe.returncode == 0 else None
+
+
+def confine(argv: list[str], *, workdir: Path, writable: Sequence[Path], hidden: Sequence[Path]) -> list[str]:
+    """Wrap ``argv`` in bubblewrap: a read-only view of the machine, in which /tmp, the grade's own
+    folder and the kit's content (``hidden``) are empty, the learner's folders are writable, and the
+    process sees only itself in /proc (a PID namespace of its own).
+
+    This is what keeps a same-user learner process from reaching the judge's pipes through /proc,
+    rewriting the judge's spec or the hidden checks, reading the checks or the solution, and
+    leaving processes behind (the namespace dies with its first process).
+    """
+    wrapper = bubblewrap()
+    if wrapper is None:
+        return argv
+    runner_dir = Path(__file__).resolve().parent.parent
+    args = [wrapper, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc",
+            "--size", str(64 << 20), "--tmpfs", "/tmp", "--tmpfs", str(workdir)]
+    for path in hidden:
+        if path.exists():
+            args += ["--tmpfs", str(path)]
+    args += ["--ro-bind", str(runner_dir), str(runner_dir)]
+    for path in writable:
+        if path.exists():
+            args += ["--bind", str(path), str(path)]
+    args += ["--unshare-pid", "--die-with-parent", "--new-session", "--chdir", str(writable[0]), "--"]
+    return args + argv
+
+
 class ProcessGrade:
     service_host = "127.0.0.1"
+
+    def __init__(self, hidden: Sequence[Path] = ()) -> None:
+        self.hidden = tuple(hidden)
 
     def learner_services(self, services: GradeServices) -> dict[str, str]:
         return services.config()
@@ -220,8 +282,10 @@ class ProcessGrade:
         spec_path.write_text(json.dumps(spec))
         read_fd, write_fd = os.pipe()
         try:
+            argv = python_command("-m", "runner.host", str(spec_path), str(write_fd))
+            writable = [workspace, workdir / "tmp", workdir / "db"]
             process = SandboxedProcess(
-                python_command("-m", "runner.host", str(spec_path), str(write_fd)),
+                confine(argv, workdir=workdir, writable=writable, hidden=self.hidden),
                 cwd=workspace,
                 env=env,
                 pass_fds=(write_fd,),
@@ -240,5 +304,5 @@ class ProcessGrade:
 class ProcessSandbox:
     name = "process"
 
-    def open(self, workdir: Path) -> ProcessGrade:
-        return ProcessGrade()
+    def open(self, workdir: Path, hidden: Sequence[Path] = ()) -> ProcessGrade:
+        return ProcessGrade(hidden)
