@@ -50,6 +50,9 @@ from .services import GradeServices, ServiceProvider
 from .services.embedded import EmbeddedProvider
 
 MAX_FILE_BYTES = 1024 * 1024
+#: What a grade may write to the host's disk (workspace, temporary and database folders together).
+DISK_QUOTA = 256 * 1024 * 1024
+DISK_QUOTA_FILES = 20_000
 STARTUP_TIMEOUT = 20.0
 JUDGE_INI = Path(__file__).with_name("judge") / "pytest.ini"
 
@@ -155,6 +158,7 @@ class _Attempt:
     results_fd: int | None
     endpoint_fd: int | None
     learner_config: dict[str, str] = field(default_factory=dict)
+    workdir: Path = Path()
     buffer: bytes = b""
     ready_buffer: bytes = b""
 
@@ -381,7 +385,7 @@ class Grader:
             learners.append(learner)
             judge, results_fd, endpoint_fd = self._start_judge(workdir, services, seed, progress,
                                                                impl_host=box.service_host)
-            attempt = _Attempt(learner, judge, learner.ready_fd, results_fd, endpoint_fd, learner_config)
+            attempt = _Attempt(learner, judge, learner.ready_fd, results_fd, endpoint_fd, learner_config, workdir)
             try:
                 outcome = self._watch(attempt, progress, grade_deadline)
             finally:
@@ -394,7 +398,7 @@ class Grader:
                 learner.kill()
                 return
             learner.kill()
-            if outcome == "startup_failed" or outcome == "grade_timeout":
+            if outcome in ("startup_failed", "grade_timeout", "limit_exceeded"):
                 return
             if outcome == "check_timeout":
                 assert progress.manifest is not None
@@ -407,14 +411,20 @@ class Grader:
         """Follow one attempt until the judge finishes, a limit is hit, or the learner cannot start."""
         startup_limit = self._startup_limit()
         startup_deadline = time.monotonic() + startup_limit
+        next_disk_check = 0.0
         while True:
             now = time.monotonic()
+            if now >= next_disk_check:
+                next_disk_check = now + 0.25
+                if self._over_quota(attempt.workdir, progress):
+                    self._wait_for_manifest(attempt, progress)
+                    return "limit_exceeded"
             deadlines = [grade_deadline]
             if attempt.ready_fd is not None:
                 deadlines.append(startup_deadline)
             if progress.current_deadline is not None:
                 deadlines.append(progress.current_deadline)
-            wait = max(min(deadlines) - now, 0)
+            wait = min(max(min(deadlines) - now, 0), 0.25)  # the disk watch needs a pulse
             if attempt.ready_fd is not None:
                 wait = min(wait, 0.2)  # also watch for a program that dies before it reports
             fds = [fd for fd in (attempt.ready_fd, attempt.results_fd) if fd is not None]
@@ -576,6 +586,39 @@ class Grader:
             progress.current = progress.current_deadline = None
         elif kind == "collect_error":
             progress.judge_output.append(str(event.get("details", ""))[-3000:])
+
+    @staticmethod
+    def _over_quota(workdir: Path, progress: _Progress) -> bool:
+        """Folders on the host's disk that the learner can write to: a per-file size limit does not
+        stop many files, so their total is watched and the program stopped past the quota."""
+        total = files = 0
+        stack = [workdir / "workspace", workdir / "tmp", workdir / "db"]
+        while stack:
+            try:
+                entries = list(os.scandir(stack.pop()))
+            except OSError:
+                continue
+            for entry in entries:
+                files += 1
+                try:
+                    if entry.is_dir(follow_symlinks=False):
+                        stack.append(Path(entry.path))
+                    else:
+                        total += entry.stat(follow_symlinks=False).st_blocks * 512
+                except OSError:
+                    continue
+            if total > DISK_QUOTA or files > DISK_QUOTA_FILES:
+                progress.problems.append(Problem(
+                    Category.LIMIT_EXCEEDED,
+                    f"Your program wrote more than {DISK_QUOTA >> 20} MiB or {DISK_QUOTA_FILES} files to disk; "
+                    "it was stopped.",
+                ))
+                if progress.current is not None:
+                    progress.recorded[progress.current] = Outcome(
+                        CheckStatus.ERROR, "Stopped: your program exceeded the disk quota during this check.")
+                    progress.current = progress.current_deadline = None
+                return True
+        return False
 
     def _check_deadline(self, progress: _Progress) -> float:
         spec = self._spec(progress, progress.current) if progress.current else None

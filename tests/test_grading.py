@@ -250,3 +250,21 @@ def test_slow_start_is_not_charged_to_the_first_check(hello, submit):
     """An app that takes longer to import than one check may take, but less than the start-up limit, scores full."""
     report = grade(hello, submit({"app.py": "import time\ntime.sleep(7)\n" + HELLO_SOLUTION}))
     assert (report.status, report.score) == (Status.PASS, FULL)
+
+
+def test_writing_past_the_disk_quota_stops_the_program(hello, submit, monkeypatch):
+    """Many files under the per-file limit still hit the grade's disk quota: stopped, limit category."""
+    from runner import grading
+
+    monkeypatch.setattr(grading, "DISK_QUOTA", 20 * 1024 * 1024)
+    filler = textwrap.dedent("""
+        import os, time
+        for number in range(60):
+            with open(f"filler-{number}.bin", "wb") as handle:
+                handle.write(os.urandom(1024 * 1024))
+        time.sleep(30)
+    """) + HELLO_SOLUTION
+    report = grade(hello, submit({"app.py": filler}))
+    assert report.score == 0
+    assert Category.LIMIT_EXCEEDED in [p.category for p in report.problems]
+    assert report.duration < 20
