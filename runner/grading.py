@@ -138,6 +138,9 @@ def syntax_problems(files: Mapping[str, bytes]) -> list[Problem]:
             )
         except ValueError as exc:  # e.g. null bytes in the source
             problems.append(Problem(Category.SYNTAX_ERROR, f"{name}: {exc}"))
+        except (RecursionError, MemoryError, OverflowError):
+            problems.append(Problem(Category.SYNTAX_ERROR,
+                                    f"{name}: too deeply nested or too large for Python to compile"))
     return problems
 
 
@@ -489,7 +492,8 @@ class Grader:
                 message = candidate
                 break
         if not message:
-            attempt.ready_buffer = rest[-65536:]
+            # Keep the head of an unfinished line (a report starts there); bounded all the same.
+            attempt.ready_buffer = rest[:1 << 20]
             if chunk and not final:
                 return None
         os.close(attempt.ready_fd)

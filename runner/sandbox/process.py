@@ -261,7 +261,10 @@ def confine(argv: list[str], *, workdir: Path, writable: Sequence[Path], hidden:
     for path in writable:
         if path.exists():
             args += ["--bind", str(path), str(path)]
-    args += ["--unshare-pid", "--die-with-parent", "--new-session", "--chdir", str(writable[0]), "--"]
+    # No capabilities: bwrap started by root would otherwise keep them all, and the learner could
+    # unmount the masks above and remount / read-write.
+    args += ["--unshare-pid", "--cap-drop", "ALL", "--die-with-parent", "--new-session", "--chdir", str(writable[0]),
+             "--"]
     return args + argv
 
 
