@@ -41,6 +41,7 @@ from .sandbox.process import (
     DEFAULT_LIMITS,
     ProcessSandbox,
     SandboxedProcess,
+    channel,
     clean_environment,
     make_undumpable,
     python_command,
@@ -315,8 +316,11 @@ class Grader:
 
     def _start_judge(self, workdir: Path, services: GradeServices, seed: int, progress: _Progress, *,
                      collect_only: bool = False, impl_host: str = "127.0.0.1") -> tuple[SandboxedProcess, int, int]:
-        results_read, results_write = os.pipe()
-        endpoint_read, endpoint_write = os.pipe()
+        # Socket pairs, not pipes: a pipe can be reopened for writing through /proc/<pid>/fd/N by any
+        # process of the same user (even root through a confinement), a socket cannot (ENXIO).
+        results_read, results_write = channel()
+        endpoint_read, endpoint_write = channel()
+        spec_read, spec_write = channel()
         spec = {
             "results_fd": results_write,
             "endpoint_fd": endpoint_read,
@@ -332,25 +336,32 @@ class Grader:
             "failed_gates": list(progress.failed_gates),
             "collect_only": collect_only,
         }
-        spec_path = workdir / "judge" / "spec.json"
-        spec_path.write_text(json.dumps(spec))
+        # The spec goes on a descriptor too: a file could be rewritten before the judge reads it.
+        data = json.dumps(spec).encode()
+        view = memoryview(data)
+        while view:
+            view = view[os.write(spec_write, view):]
+        os.close(spec_write)
         env = clean_environment(
-            {"BACKEND_KIT_JUDGE_SPEC": str(spec_path), "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"},
+            {"BACKEND_KIT_JUDGE_SPEC_FD": str(spec_read), "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"},
             tmpdir=workdir / "judge",
             home=workdir / "judge",
         )
         checks = self.exercise.checks_dir.resolve()
+        # --confcutdir: no conftest.py above the checks folder (a planted /tmp/conftest.py) is loaded.
         argv = python_command(
             "-m", "pytest", str(checks), "-p", "runner.judge.plugin", "-c", str(JUDGE_INI),
-            "--rootdir", str(checks), "-p", "no:cacheprovider", "-q", "--no-header",
+            "--rootdir", str(checks), "--confcutdir", str(checks), "-p", "no:cacheprovider", "-q", "--no-header",
         )
         try:
-            process = SandboxedProcess(argv, cwd=workdir / "judge", env=env, pass_fds=(results_write, endpoint_read))
+            process = SandboxedProcess(argv, cwd=workdir / "judge", env=env,
+                                       pass_fds=(results_write, endpoint_read, spec_read))
         except OSError as exc:
             raise InfrastructureError(f"could not start the judge: {exc}") from None
         finally:
             os.close(results_write)
             os.close(endpoint_read)
+            os.close(spec_read)
         return process, results_read, endpoint_write
 
     # ------------------------------------------------------------------ the grade loop

@@ -1,8 +1,8 @@
 """The judge's pytest plugin: markers, fixtures, and a stream of results the runner can trust.
 
-Loaded with ``-p runner.judge.plugin`` in the judge process. It reads its spec (where the learner's
-app listens, the grade's database and Redis, the seed) from the file named by
-``BACKEND_KIT_JUDGE_SPEC``, and writes one JSON line per event to the file descriptor the runner
+Loaded with ``-p runner.judge.plugin`` in the judge process. It reads its spec (the grade's
+database and Redis, the seed, its channels) from the descriptor named by
+``BACKEND_KIT_JUDGE_SPEC_FD``, and writes one JSON line per event to the descriptor the runner
 passed it: the manifest of expected checks, the start of each check, each check's outcome. Results
 are written as they happen, so checks that finished before a timeout keep their result.
 """
@@ -97,8 +97,14 @@ def spec_of(item: pytest.Item) -> dict[str, Any]:
 def pytest_configure(config: pytest.Config) -> None:
     for marker, text in MARKERS.items():
         config.addinivalue_line("markers", f"{marker}: {text}")
-    spec_path = os.environ.get("BACKEND_KIT_JUDGE_SPEC")
-    spec: dict[str, Any] = json.loads(Path(spec_path).read_text()) if spec_path else {}
+    spec: dict[str, Any] = {}
+    spec_fd = os.environ.get("BACKEND_KIT_JUDGE_SPEC_FD")
+    if spec_fd:
+        chunks = []
+        while chunk := os.read(int(spec_fd), 65536):
+            chunks.append(chunk)
+        os.close(int(spec_fd))
+        spec = json.loads(b"".join(chunks))
     config.stash[SPEC_KEY] = spec
     state = JudgeState(fd=spec.get("results_fd"), failed_gates=list(spec.get("failed_gates", [])))
     config.stash[STATE_KEY] = state

@@ -208,6 +208,16 @@ class ProcessLearner:
         self.process.kill()
 
 
+def channel() -> tuple[int, int]:
+    """A one-way channel as two raw descriptors (read end, write end) of a Unix socket pair."""
+    import socket
+
+    left, right = socket.socketpair()
+    left.shutdown(socket.SHUT_WR)
+    right.shutdown(socket.SHUT_RD)
+    return left.detach(), right.detach()
+
+
 def make_undumpable() -> None:
     """Deny other processes of the same (non-root) user access to this one's /proc/<pid>/fd, mem and
     environ, so that an unconfined learner program cannot reopen the runner's or the judge's pipes.
@@ -283,7 +293,7 @@ class ProcessGrade:
         workspace = workdir / "workspace"
         spec_path = workdir / "tmp" / "host-spec.json"
         spec_path.write_text(json.dumps(spec))
-        read_fd, write_fd = os.pipe()
+        read_fd, write_fd = channel()
         try:
             argv = python_command("-m", "runner.host", str(spec_path), str(write_fd))
             writable = [workspace, workdir / "tmp", workdir / "db"]
