@@ -18,6 +18,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -261,13 +262,16 @@ def confine(argv: list[str], *, workdir: Path, writable: Sequence[Path], hidden:
     wrapper = bubblewrap()
     if wrapper is None:
         return argv
-    runner_dir = Path(__file__).resolve().parent.parent
     args = [wrapper, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc",
             "--size", str(64 << 20), "--tmpfs", "/tmp", "--tmpfs", str(workdir)]
     for path in hidden:
         if path.exists():
             args += ["--tmpfs", str(path)]
-    args += ["--ro-bind", str(runner_dir), str(runner_dir)]
+    # The interpreter, its packages and the runner may live under a masked folder (a virtualenv
+    # in /tmp): show them again, read-only, unless that would show hidden content.
+    for path in interpreter_folders():
+        if not any(path.is_relative_to(h) or h.is_relative_to(path) for h in hidden):
+            args += ["--ro-bind", str(path), str(path)]
     for path in writable:
         if path.exists():
             args += ["--bind", str(path), str(path)]
@@ -276,6 +280,50 @@ def confine(argv: list[str], *, workdir: Path, writable: Sequence[Path], hidden:
     args += ["--unshare-pid", "--cap-drop", "ALL", "--die-with-parent", "--new-session", "--chdir", str(writable[0]),
              "--"]
     return args + argv
+
+
+def interpreter_folders() -> list[Path]:
+    """Folders the learner host needs to run: the interpreter's prefixes, site-packages, the runner."""
+    import site
+
+    candidates = [Path(sys.prefix), Path(sys.base_prefix), Path(sys.exec_prefix), Path(sys.executable).parent,
+                  Path(sys.executable).resolve().parent, Path(__file__).resolve().parent.parent]
+    candidates += [Path(p) for p in site.getsitepackages()]
+    folders: list[Path] = []
+    for path in candidates:
+        path = path.resolve() if path.exists() else path
+        if path.is_dir() and path != Path("/") and path not in folders:
+            folders.append(path)
+    return folders
+
+
+_PROBED: dict[tuple[str, ...], None] = {}
+
+
+def probe_confinement(hidden: Sequence[Path]) -> None:
+    """Start Python once under the same confinement; if it cannot, that is the machine's fault
+    (an InfrastructureError, exit 3), never a learner's crash."""
+    key = tuple(str(h) for h in hidden)
+    if bubblewrap() is None or key in _PROBED:
+        return
+    from ..errors import InfrastructureError
+
+    with tempfile.TemporaryDirectory(prefix="backend-kit-probe-") as tmp:
+        workdir = Path(tmp)
+        (workdir / "workspace").mkdir()
+        argv = confine(python_command("-c", "import runner.host"), workdir=workdir,
+                       writable=[workdir / "workspace"], hidden=hidden)
+        try:
+            result = subprocess.run(argv, capture_output=True, timeout=30)
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            raise InfrastructureError(f"the process sandbox could not start Python under bubblewrap: {exc}") from None
+        if result.returncode != 0:
+            detail = (result.stderr or result.stdout).decode("utf-8", "replace").strip()[-600:]
+            raise InfrastructureError(
+                f"the process sandbox could not start Python under bubblewrap: {detail}",
+                hint="Set BACKEND_KIT_BUBBLEWRAP=0 to grade without it, and report this.",
+            )
+    _PROBED[key] = None
 
 
 class ProcessGrade:
@@ -318,4 +366,5 @@ class ProcessSandbox:
     name = "process"
 
     def open(self, workdir: Path, hidden: Sequence[Path] = ()) -> ProcessGrade:
+        probe_confinement(hidden)
         return ProcessGrade(hidden)
