@@ -146,3 +146,28 @@ def test_process_sandbox_kills_setsid_escapees(hello, submit, monkeypatch, confi
         except OSError:
             continue
     assert survivors == []
+
+
+def test_a_confinement_that_cannot_start_python_is_an_infrastructure_error(hello, submit, monkeypatch):
+    """If bubblewrap cannot run the interpreter, grading stops with exit-3 error, not a learner's crash."""
+    from runner.errors import InfrastructureError
+    from runner.sandbox import process
+
+    monkeypatch.setattr(process, "bubblewrap", lambda: "/bin/false")
+    monkeypatch.setattr(process, "_PROBED", {})
+    with pytest.raises(InfrastructureError, match="could not start Python under bubblewrap"):
+        grade(hello, submit({"app.py": HELLO_SOLUTION}), sandbox=None)
+
+
+def test_confinement_shows_the_interpreter_even_under_tmp():
+    """The interpreter's own folders are bound back through the /tmp mask (a virtualenv in /tmp)."""
+    import sys
+    from pathlib import Path
+
+    from runner.sandbox import process
+
+    if process.bubblewrap() is None:
+        pytest.skip("bubblewrap is not available here")
+    argv = process.confine(["python"], workdir=Path("/tmp/x"), writable=[Path("/tmp/x/workspace")], hidden=[])
+    bound = {argv[i + 1] for i, arg in enumerate(argv) if arg == "--ro-bind"}
+    assert str(Path(sys.prefix).resolve()) in bound
