@@ -118,7 +118,10 @@ def _read_folder(exercise: Exercise, folder: Path, shown_as: str) -> Submission:
                 Problem(Category.REJECTED_FILE, f"{shown} is larger than {MAX_FILE_BYTES // 1024} KiB.")
             )
         else:
-            files[name] = path.read_bytes()
+            try:
+                files[name] = path.read_bytes()
+            except OSError as exc:
+                problems.append(Problem(Category.REJECTED_FILE, f"{shown} cannot be read ({exc.strerror})."))
     return Submission(files, tuple(problems))
 
 
@@ -196,15 +199,15 @@ class Grader:
     def grade(self, folder: Path, *, seed: int | None = None) -> GradeReport:
         started = time.monotonic()
         workdir = Path(tempfile.mkdtemp(prefix="backend-kit-grade-"))
-        submission = read_submission(self.exercise, folder, workdir / "unpacked")
-        problems = list(submission.problems)
-        if not any(p.category in BLOCKING for p in problems):
-            problems.extend(syntax_problems(submission.files))
-        seed = grade_seed(self.exercise, submission.digest) if seed is None else seed
         learner_output: list[LearnerProcess] = []
         services: GradeServices | None = None
         box: GradeSandbox | None = None
         try:
+            submission = read_submission(self.exercise, folder, workdir / "unpacked")
+            problems = list(submission.problems)
+            if not any(p.category in BLOCKING for p in problems):
+                problems.extend(syntax_problems(submission.files))
+            seed = grade_seed(self.exercise, submission.digest) if seed is None else seed
             for sub in ("workspace", "judge", "tmp"):
                 (workdir / sub).mkdir()
             meta = self.exercise.meta
