@@ -318,7 +318,8 @@ class Grader:
             raise InfrastructureError(f"could not start the learner's program: {exc}") from None
 
     def _start_judge(self, workdir: Path, services: GradeServices, seed: int, progress: _Progress, *,
-                     collect_only: bool = False, impl_host: str = "127.0.0.1") -> tuple[SandboxedProcess, int, int]:
+                     collect_only: bool = False, impl_host: str = "127.0.0.1",
+                     impl_port: int = 0) -> tuple[SandboxedProcess, int, int]:
         # Socket pairs, not pipes: a pipe can be reopened for writing through /proc/<pid>/fd/N by any
         # process of the same user (even root through a confinement), a socket cannot (ENXIO).
         results_read, results_write = channel()
@@ -335,6 +336,7 @@ class Grader:
             "call_timeout": self.exercise.meta.check_timeout,
             "test_run_timeout": self.exercise.meta.check_timeout,
             "impl_host": impl_host,
+            "impl_port": impl_port,
             "done": sorted(progress.recorded),
             "failed_gates": list(progress.failed_gates),
             "collect_only": collect_only,
@@ -396,12 +398,13 @@ class Grader:
              progress: _Progress, learners: list[LearnerProcess]) -> None:
         grade_deadline = started + self.exercise.meta.time_limit
         while True:
+            impl_port = self._impl_port(box)
             learner_config = box.learner_services(services)
             progress.learner_ready = False
             learner = self._start_learner(workdir, services, box, learner_config)
             learners.append(learner)
             judge, results_fd, endpoint_fd = self._start_judge(workdir, services, seed, progress,
-                                                               impl_host=box.service_host)
+                                                               impl_host=box.service_host, impl_port=impl_port)
             attempt = _Attempt(learner, judge, learner.ready_fd, results_fd, endpoint_fd, learner_config, workdir)
             try:
                 outcome = self._watch(attempt, progress, grade_deadline)
@@ -637,6 +640,19 @@ class Grader:
                     progress.current = progress.current_deadline = None
                 return True
         return False
+
+    def _impl_port(self, box: GradeSandbox) -> int:
+        """For the tests kind: a port on the sandbox's service host where the judge serves the
+        implementation under test, opened to the learner's sandbox (0: no such server)."""
+        if self.exercise.meta.entry.kind is not EntryKind.TESTS:
+            return 0
+        import socket
+
+        with socket.socket() as probe:
+            probe.bind((box.service_host, 0))
+            port = int(probe.getsockname()[1])
+        box.allow_host_port(port)
+        return port
 
     def _check_deadline(self, progress: _Progress) -> float:
         spec = self._spec(progress, progress.current) if progress.current else None

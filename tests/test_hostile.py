@@ -1446,11 +1446,13 @@ def test_network_access(sandbox: Any, exercise: Exercise, honest: Callable[..., 
     """The container reaches its grade's services only: not the Internet, not the host's other services.
     The process sandbox does not promise it (documented); there the verdict alone must be fair."""
     port, callers = host_service
-    if sandbox.name == "docker":
+    from runner.sandbox.docker import firewall_available
+
+    if sandbox.name == "docker" and not firewall_available():
         request.applymarker(pytest.mark.xfail(strict=True, reason=(
             "The grade's network is --internal, but the host is its gateway (fakeredis listens there), so a "
             "host service listening on all addresses (0.0.0.0) is reachable from the container through the "
-            "gateway's address.")))
+            "gateway's address; closing it takes iptables rules, which need root.")))
     mark = "bk" + uuid.uuid4().hex[:8]
     folder = tmp_path / "submission"
     folder.mkdir()

@@ -362,17 +362,18 @@ class TestRun:
 class LearnerTests:
     """Runs the learner's tests against module source served from the judge's own process."""
 
-    def __init__(self, learner: Learner, run_timeout: float, host: str = "127.0.0.1") -> None:
+    def __init__(self, learner: Learner, run_timeout: float, host: str = "127.0.0.1", port: int = 0) -> None:
         self._learner = learner
         self._run_timeout = run_timeout
         self._host = host  # where the learner's sandbox can reach this process
+        self._port = port  # the port the runner opened for it (0: any)
 
     @contextlib.contextmanager
     def serving(self, source: str, functions: list[str]) -> Iterator[str]:
         namespace: dict[str, Any] = {"__name__": "implementation_under_test"}
         exec(compile(source, "implementation_under_test.py", "exec"), namespace)
-        server = protocol.serve({name: namespace[name] for name in functions}, host=self._host, threaded=True,
-                                include_tracebacks=False)
+        server = protocol.serve({name: namespace[name] for name in functions}, host=self._host, port=self._port,
+                                threaded=True, include_tracebacks=False)
         thread = threading.Thread(target=server.serve_forever, daemon=True)
         thread.start()
         try:
@@ -391,4 +392,4 @@ class LearnerTests:
 @pytest.fixture(scope="session")
 def learner_tests(learner: Learner, judge_spec: dict[str, Any]) -> LearnerTests:
     return LearnerTests(learner, float(judge_spec.get("test_run_timeout", 20.0)),
-                        str(judge_spec.get("impl_host") or "127.0.0.1"))
+                        str(judge_spec.get("impl_host") or "127.0.0.1"), int(judge_spec.get("impl_port") or 0))

@@ -17,11 +17,13 @@ wheels the host downloads (the build container may have no network), pinned to t
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import importlib.metadata
 import os
 import re
 import secrets
+import shlex
 import shutil
 import subprocess
 import sys
@@ -133,6 +135,20 @@ class DockerLearner:
                 os.close(self._keep_fd)
 
 
+@functools.cache
+def firewall_available() -> bool:
+    """Whether this process can add iptables rules (root, with iptables): then a grade's network is
+    closed to the host too, except the grade's own embedded services."""
+    if os.geteuid() != 0 or shutil.which("iptables") is None:
+        return False
+    probe = subprocess.run(["iptables", "-w", "-S", "INPUT"], capture_output=True)
+    return probe.returncode == 0
+
+
+def _iptables(*args: str) -> bool:
+    return subprocess.run(["iptables", "-w", *args], capture_output=True).returncode == 0
+
+
 class DockerGrade:
     def __init__(self, sandbox: DockerSandbox, workdir: Path) -> None:
         self.sandbox = sandbox
@@ -144,12 +160,41 @@ class DockerGrade:
         config = self.network.attrs["IPAM"]["Config"][0]
         self.service_host: str = config["Gateway"]
         self.workdir = workdir
+        self.subnet: str = config["Subnet"]
+        self._rules: list[list[str]] = []
+        self._extra_ports: list[int] = []
         self._attached: list[Any] = []
         self._service_ips: dict[str, str] = {}
         self._database_dir: Path | None = None
 
+    def allow_host_port(self, port: int) -> None:
+        self._extra_ports.append(port)
+        if self._rules:
+            rule = ["-s", self.subnet, "-p", "tcp", "--dport", str(port), "-m", "comment", "--comment",
+                    f"backend-kit:{self.name}", "-j", "ACCEPT"]
+            if _iptables("-I", "INPUT", *rule):
+                self._rules.append(rule)
+
+    def _close_host(self, ports: list[int]) -> None:
+        """The network is --internal (no route out), but the host is its gateway: without this, any
+        service on the host listening on all addresses is reachable from the container. Drop
+        everything from the grade's subnet to the host except replies and the grade's own ports."""
+        if self._rules or not firewall_available():
+            return
+        tag = ["-m", "comment", "--comment", f"backend-kit:{self.name}"]
+        rules = [["-s", self.subnet, *tag, "-j", "DROP"]]
+        rules += [["-s", self.subnet, "-p", "tcp", "--dport", str(port), *tag, "-j", "ACCEPT"]
+                  for port in [*ports, *self._extra_ports]]
+        rules += [["-s", self.subnet, "-m", "conntrack", "--ctstate", "ESTABLISHED,RELATED", *tag, "-j", "ACCEPT"]]
+        for rule in rules:  # each goes on top: the last inserted is checked first
+            if _iptables("-I", "INPUT", *rule):
+                self._rules.append(rule)
+
     def learner_services(self, services: GradeServices) -> dict[str, str]:
         config = dict(services.config())
+        host_ports = [int(match) for url in config.values()
+                      for match in re.findall(rf"@?{re.escape(self.service_host)}:(\d+)", url)]
+        self._close_host(host_ports)
         if services.backend == "embedded":
             database = config.get("DATABASE_URL", "")
             if database.startswith("sqlite:///"):
@@ -231,6 +276,9 @@ class DockerGrade:
         return DockerLearner(container, ready_fd, keep_fd, address)
 
     def close(self) -> None:
+        for rule in self._rules:
+            _iptables("-D", "INPUT", *rule)
+        self._rules = []
         for container in self._attached:
             with contextlib.suppress(Exception):
                 self.network.disconnect(container, force=True)
@@ -326,6 +374,13 @@ class DockerSandbox:
                 with contextlib.suppress(Exception):
                     container.remove(force=True)
                     removed.append(container.name)
+        if firewall_available():
+            listing = subprocess.run(["iptables", "-w", "-S", "INPUT"], capture_output=True, text=True).stdout
+            for line in listing.splitlines():
+                match = re.search(r"backend-kit:bk-net-(\d+)-", line)
+                if match and not _pid_alive(int(match.group(1))) and line.startswith("-A INPUT "):
+                    _iptables("-D", "INPUT", *shlex.split(line[len("-A INPUT "):]))
+                    removed.append("firewall rule")
         for network in self.client.networks.list(filters={"label": LABEL}):
             owner = network.attrs.get("Labels", {}).get("backend-kit.owner", "")
             if owner.isdigit() and not _pid_alive(int(owner)):

@@ -335,6 +335,9 @@ class ProcessGrade:
     def learner_services(self, services: GradeServices) -> dict[str, str]:
         return services.config()
 
+    def allow_host_port(self, port: int) -> None:
+        """Loopback is open to the process sandbox already."""
+
     def launch(self, workdir: Path, spec: dict[str, object], env: dict[str, str]) -> ProcessLearner:
         import json
 
