@@ -217,3 +217,11 @@ def sandbox(request: pytest.FixtureRequest) -> object:
                 pytest.fail(f"Docker is required here (CI): {exc}")
             pytest.skip(f"Docker is not available: {exc.message}")
     return make_sandbox(request.param)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Drop parameter combinations that do not exist: a docker sandbox has no 'without bubblewrap'."""
+    impossible = [item for item in items if "[docker-without-bubblewrap]" in item.nodeid]
+    if impossible:
+        config.hook.pytest_deselected(items=impossible)
+        items[:] = [item for item in items if item not in impossible]
