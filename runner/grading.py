@@ -375,24 +375,10 @@ class Grader:
         judge, results_fd, endpoint_fd = self._start_judge(workdir, services, seed, progress, collect_only=True)
         os.close(endpoint_fd)
         try:
-            deadline = time.monotonic() + 60
-            buffer = b""
-            while time.monotonic() < deadline:
-                ready, _, _ = select.select([results_fd], [], [], max(deadline - time.monotonic(), 0))
-                if not ready:
-                    break
-                chunk = os.read(results_fd, 65536)
-                if not chunk:
-                    break
-                buffer += chunk
-                *lines, buffer = buffer.split(b"\n")
-                for line in lines:
-                    self._handle_event(line, progress)
+            self._await_manifest(judge, results_fd, b"", progress)
         finally:
             os.close(results_fd)
             judge.kill()
-        if progress.manifest is None:
-            raise self._judge_failed(judge, progress, "could not list its checks")
 
     def _run(self, workdir: Path, services: GradeServices, box: GradeSandbox, seed: int, started: float,
              progress: _Progress, learners: list[LearnerProcess]) -> None:
@@ -461,10 +447,7 @@ class Grader:
                     attempt.results_fd = None
                     attempt.judge.popen.wait()
                     return "finished" if self._complete(progress) else "judge_failed"
-                attempt.buffer += chunk
-                *lines, attempt.buffer = attempt.buffer.split(b"\n")
-                for line in lines:
-                    self._handle_event(line, progress)
+                attempt.buffer = self._feed(attempt.buffer, chunk, progress)
                 continue
             if attempt.ready_fd is not None and attempt.ready_fd not in readable and attempt.learner.poll() is not None:
                 verdict = self._on_ready_data(attempt, progress, final=True)
@@ -556,20 +539,30 @@ class Grader:
 
     def _wait_for_manifest(self, attempt: _Attempt, progress: _Progress) -> None:
         """The learner could not start; the judge still lists the checks so the report shows them."""
+        self._await_manifest(attempt.judge, attempt.results_fd, attempt.buffer, progress)
+
+    def _await_manifest(self, judge: SandboxedProcess, results_fd: int | None, buffer: bytes,
+                        progress: _Progress) -> None:
+        """Read the judge's events until its manifest has come (a judge that cannot list its checks
+        within a minute is an infrastructure failure)."""
         deadline = time.monotonic() + 60
-        while progress.manifest is None and attempt.results_fd is not None and time.monotonic() < deadline:
-            ready, _, _ = select.select([attempt.results_fd], [], [], max(deadline - time.monotonic(), 0))
+        while progress.manifest is None and results_fd is not None and time.monotonic() < deadline:
+            ready, _, _ = select.select([results_fd], [], [], max(deadline - time.monotonic(), 0))
             if not ready:
                 break
-            chunk = os.read(attempt.results_fd, 65536)
+            chunk = os.read(results_fd, 65536)
             if not chunk:
                 break
-            attempt.buffer += chunk
-            *lines, attempt.buffer = attempt.buffer.split(b"\n")
-            for line in lines:
-                self._handle_event(line, progress)
+            buffer = self._feed(buffer, chunk, progress)
         if progress.manifest is None:
-            raise self._judge_failed(attempt.judge, progress, "could not list its checks")
+            raise self._judge_failed(judge, progress, "could not list its checks")
+
+    def _feed(self, buffer: bytes, chunk: bytes, progress: _Progress) -> bytes:
+        """Handle every complete event line; return the start of an unfinished one."""
+        *lines, rest = (buffer + chunk).split(b"\n")
+        for line in lines:
+            self._handle_event(line, progress)
+        return rest
 
     def _handle_event(self, line: bytes, progress: _Progress) -> None:
         if not line.strip():

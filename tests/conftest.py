@@ -181,12 +181,10 @@ def docker_required() -> bool:
     return ci or bool(os.environ.get("BACKEND_KIT_REQUIRE_DOCKER"))
 
 
-@pytest.fixture(scope="session")
-def docker_services() -> Iterator[object]:
-    """The docker provider on its own containers (instance 'test'), removed after the session."""
+def require_docker() -> None:
+    """Skip without Docker, except in CI, where a missing engine fails the test."""
     from runner.errors import InfrastructureError
-    from runner.services.docker import DockerServices, docker_client
-    from runner.settings import load
+    from runner.services.docker import docker_client
 
     try:
         docker_client()
@@ -194,6 +192,15 @@ def docker_services() -> Iterator[object]:
         if docker_required():
             pytest.fail(f"Docker is required here (CI): {exc}")
         pytest.skip(f"Docker is not available: {exc.message}")
+
+
+@pytest.fixture(scope="session")
+def docker_services() -> Iterator[object]:
+    """The docker provider on its own containers (instance 'test'), removed after the session."""
+    from runner.services.docker import DockerServices
+    from runner.settings import load
+
+    require_docker()
     # Per session: two test runs at once (a developer and CI) must not stop each other's containers.
     provider = DockerServices(load(None, provider="docker"), instance=f"test-{os.getpid()}")
     provider.up()
@@ -204,18 +211,10 @@ def docker_services() -> Iterator[object]:
 @pytest.fixture(params=["process", "docker"])
 def sandbox(request: pytest.FixtureRequest) -> object:
     """Each sandbox in turn: the hostile-submission suite runs in both."""
-    from runner.errors import InfrastructureError
     from runner.sandbox import make_sandbox
 
     if request.param == "docker":
-        from runner.services.docker import docker_client
-
-        try:
-            docker_client()
-        except InfrastructureError as exc:
-            if docker_required():
-                pytest.fail(f"Docker is required here (CI): {exc}")
-            pytest.skip(f"Docker is not available: {exc.message}")
+        require_docker()
     return make_sandbox(request.param)
 
 

@@ -29,7 +29,7 @@ import subprocess
 import sys
 import tempfile
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +37,7 @@ from ..errors import InfrastructureError, UsageError
 from ..services import GradeServices
 from ..settings import Settings
 from ..settings import load as load_settings
-from .process import OUTPUT_KEEP
+from .process import OUTPUT_KEEP, BoundedOutput
 
 LABEL = "backend-kit.managed"
 REQUIREMENTS = ("flask", "sqlalchemy", "redis", "psycopg", "psycopg-binary", "pytest")
@@ -67,31 +67,16 @@ def _pins() -> list[str]:
     return pins
 
 
-class OutputStream:
-    """Bounded capture of a container's output stream (the same contract as OutputCapture)."""
+class OutputStream(BoundedOutput):
+    """A container's output stream (the Docker SDK's attach), with the same bounds as a pipe."""
 
     def __init__(self, chunks: Any, keep: int = OUTPUT_KEEP) -> None:
-        self.keep = keep
-        self.kept = bytearray()
-        self.total = 0
-        self._chunks = chunks
-        self._thread = threading.Thread(target=self._pump, name="container-output", daemon=True)
-        self._thread.start()
+        self._stream = chunks
+        super().__init__(keep)
 
-    def _pump(self) -> None:
-        with contextlib.suppress(Exception):
-            for chunk in self._chunks:
-                self.total += len(chunk)
-                room = self.keep - len(self.kept)
-                if room > 0:
-                    self.kept.extend(chunk[:room])
-
-    def join(self, timeout: float = 2.0) -> None:
-        self._thread.join(timeout)
-
-    @property
-    def dropped(self) -> int:
-        return self.total - len(self.kept)
+    def _chunks(self) -> Iterator[bytes]:
+        with contextlib.suppress(Exception):  # the stream ends with any error once the container is gone
+            yield from self._stream
 
 
 class DockerLearner:

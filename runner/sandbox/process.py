@@ -20,7 +20,7 @@ import subprocess
 import sys
 import tempfile
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -53,24 +53,47 @@ def clean_environment(extra: Mapping[str, str], *, tmpdir: Path, home: Path) -> 
     return env
 
 
-class OutputCapture:
-    """Reads a pipe on a thread, keeps the first ``keep`` bytes and counts the rest.
+class BoundedOutput:
+    """Output read on a thread: the first ``keep`` bytes are kept, the rest only counted, so the
+    runner's memory stays bounded whatever a learner's program prints. Subclasses say where the
+    chunks come from (``_chunks``) and must set their source before calling ``__init__``."""
 
-    It reads the raw descriptor with a poll, never a blocking read, so that ``stop`` always ends
-    the thread: a learner's daemon that escaped the kill may hold the pipe's write end open for
-    ever, and closing a file object another thread is blocked reading from deadlocks.
-    """
-
-    def __init__(self, stream: object, keep: int = OUTPUT_KEEP) -> None:
-        self._fd = stream.fileno()  # type: ignore[attr-defined]
+    def __init__(self, keep: int = OUTPUT_KEEP) -> None:
         self.keep = keep
         self.kept = bytearray()
         self.total = 0
-        self._stop = threading.Event()
         self._thread = threading.Thread(target=self._pump, name="output", daemon=True)
         self._thread.start()
 
+    def _chunks(self) -> Iterator[bytes]:
+        raise NotImplementedError
+
     def _pump(self) -> None:
+        for chunk in self._chunks():
+            self.total += len(chunk)
+            room = self.keep - len(self.kept)
+            if room > 0:
+                self.kept.extend(chunk[:room])
+
+    def join(self, timeout: float = 2.0) -> None:
+        self._thread.join(timeout)
+
+    @property
+    def dropped(self) -> int:
+        return self.total - len(self.kept)
+
+
+class OutputCapture(BoundedOutput):
+    """Reads a pipe with a poll, never a blocking read, so that ``stop`` always ends the thread: a
+    learner's daemon that escaped the kill may hold the pipe's write end open for ever, and closing
+    a file object another thread is blocked reading from deadlocks."""
+
+    def __init__(self, stream: object, keep: int = OUTPUT_KEEP) -> None:
+        self._fd = stream.fileno()  # type: ignore[attr-defined]
+        self._stop = threading.Event()
+        super().__init__(keep)
+
+    def _chunks(self) -> Iterator[bytes]:
         while not self._stop.is_set():
             try:
                 ready, _, _ = select.select([self._fd], [], [], 0.1)
@@ -81,23 +104,13 @@ class OutputCapture:
                 return
             if not chunk:
                 return
-            self.total += len(chunk)
-            room = self.keep - len(self.kept)
-            if room > 0:
-                self.kept.extend(chunk[:room])
-
-    def join(self, timeout: float = 2.0) -> None:
-        self._thread.join(timeout)
+            yield chunk
 
     def stop(self) -> None:
         """Drain what is already there (briefly), then stop reading whatever still holds the pipe."""
         self._thread.join(0.5)
         self._stop.set()
         self._thread.join()
-
-    @property
-    def dropped(self) -> int:
-        return self.total - len(self.kept)
 
 
 class SandboxedProcess:
