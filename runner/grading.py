@@ -219,7 +219,9 @@ class Grader:
                 self._collect_manifest(workdir, services, seed, progress)
             else:
                 self._stage(workdir / "workspace", submission.files)
-                self._run(workdir, services, box, seed, started, progress, learner_output)
+                # The time limit is the learner's: it starts once the sandbox (a first image build)
+                # and the services (containers starting) are ready, not before.
+                self._run(workdir, services, box, seed, time.monotonic(), progress, learner_output)
             redact = self._redactor()
             output, truncated = self._output(learner_output, redact)
             progress.problems = [Problem(p.category, redact(p.message), redact(p.details)) for p in progress.problems]
@@ -470,6 +472,7 @@ class Grader:
                 )
                 if progress.current is not None:
                     self._record_timeout(progress, grade_limit=True)
+                self._wait_for_manifest(attempt, progress)
                 return "grade_timeout"
 
     def _on_ready_data(self, attempt: _Attempt, progress: _Progress, *, final: bool = False) -> str | None:

@@ -268,3 +268,34 @@ def test_writing_past_the_disk_quota_stops_the_program(hello, submit, monkeypatc
     assert report.score == 0
     assert Category.LIMIT_EXCEEDED in [p.category for p in report.problems]
     assert report.duration < 20
+
+
+def _with_time_limit(kit, hello, seconds):
+    from runner.exercises import find_exercise
+
+    meta = hello.root / "exercise.toml"
+    meta.write_text(meta.read_text().replace("time_limit = 40", f"time_limit = {seconds}"))
+    return find_exercise("01-hello", kit)
+
+
+def test_grade_limit_reached_before_the_checks_are_listed_is_reported_not_a_traceback(kit, hello, submit):
+    """A time limit that runs out before the judge lists its checks still gives a report with every check."""
+    quick = _with_time_limit(kit, hello, 0.3)
+    report = grade(quick, submit({"app.py": HELLO_SOLUTION}))
+    assert Category.TIMEOUT in [p.category for p in report.problems]
+    assert len(report.checks) == 6 and report.score == 0
+
+
+def test_slow_service_set_up_is_not_charged_to_the_learner(kit, hello, submit):
+    """Time spent getting services ready (containers starting, an image building) is not the learner's."""
+    import time as clock
+
+    from runner.services.embedded import EmbeddedProvider
+
+    class SlowProvider(EmbeddedProvider):
+        def acquire(self, *args, **kwargs):
+            clock.sleep(7)
+            return super().acquire(*args, **kwargs)
+
+    report = grade(_with_time_limit(kit, hello, 6), submit({"app.py": HELLO_SOLUTION}), provider=SlowProvider())
+    assert (report.status, report.score) == (Status.PASS, FULL)
