@@ -14,6 +14,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from . import kinds
 from .errors import ContentError
 
 FORMAT_VERSION = 1
@@ -26,14 +27,6 @@ class Difficulty(enum.StrEnum):
     BEGINNER = "beginner"
     INTERMEDIATE = "intermediate"
     ADVANCED = "advanced"
-
-
-class EntryKind(enum.StrEnum):
-    """The three ways the judge reaches learner code."""
-
-    WSGI = "wsgi"  # a Flask app factory, served over HTTP on loopback
-    FUNCTIONS = "functions"  # functions called through the request/response protocol
-    TESTS = "tests"  # the learner's own pytest tests, run against reference and mutants
 
 
 class Backend(enum.StrEnum):
@@ -52,9 +45,19 @@ def _relative_path(value: str) -> str:
 
 
 class Entry(_Strict):
-    kind: EntryKind
+    """How the judge reaches learner code; ``kind`` names a module of ``runner.kinds``, which says
+    what the rest of the entry must look like."""
+
+    kind: str
     target: str = Field(description="wsgi: 'module:factory'; functions: 'module'; tests: module under test")
     functions: tuple[str, ...] = ()
+
+    @field_validator("kind")
+    @classmethod
+    def _known_kind(cls, value: str) -> str:
+        if value not in kinds.names():
+            raise ValueError(f"{value!r} is not an exercise kind; the kinds are {', '.join(kinds.names())}")
+        return value
 
     @field_validator("target")
     @classmethod
@@ -73,12 +76,9 @@ class Entry(_Strict):
 
     @model_validator(mode="after")
     def _kind_needs(self) -> Entry:
-        if self.kind is EntryKind.WSGI and ":" not in self.target:
-            raise ValueError("a wsgi entry needs 'module:factory', e.g. 'app:create_app'")
-        if self.kind is not EntryKind.WSGI and ":" in self.target:
-            raise ValueError(f"a {self.kind.value} entry names a module only, e.g. 'models'")
-        if self.kind is not EntryKind.WSGI and not self.functions:
-            raise ValueError(f"a {self.kind.value} entry must list its 'functions'")
+        problem = kinds.get(self.kind).entry_problem(self.target, self.functions)
+        if problem is not None:
+            raise ValueError(problem)
         return self
 
 

@@ -1,7 +1,9 @@
 """The `runner` command: a thin layer over the modules; exit codes are the contract.
 
 0 graded and all checks passed · 1 graded, some checks failed (or the code could not run) ·
-2 usage error · 3 environment or infrastructure error (never the learner's fault).
+2 usage error · 3 environment or infrastructure error, a broken check, or a bug in backend-kit
+(never the learner's fault). Under ``--json`` a failure prints an error document
+(``{"format_version": 1, "error": {"kind", "message", "hint"}}``) that cannot be mistaken for a report.
 """
 
 from __future__ import annotations
@@ -20,16 +22,12 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from . import __version__, workspace
-from .catalog import EntryKind
-from .errors import InfrastructureError, RunnerError, UsageError
+from . import __version__, kinds, workspace
+from .context import check_supported, grading
+from .errors import KitBug, RunnerError, UsageError
 from .exercises import Exercise, all_exercises, find_exercise, kit_root
-from .grading import Grader
 from .report import render_grade, render_validation
 from .results import GradeReport, Status
-from .sandbox import Sandbox, make_sandbox
-from .services import ServiceProvider
-from .services.providers import check_supported, make_provider
 from .settings import Settings
 from .settings import load as load_settings
 from .validate import validate_exercise
@@ -40,10 +38,28 @@ console = Console(highlight=False)
 err_console = Console(stderr=True, highlight=False)
 
 
+#: The version of the ``--json`` error document (a report has its own ``format_version``).
+ERROR_FORMAT_VERSION = 1
+
+
+def error_document(kind: str, message: str, hint: str | None) -> dict[str, Any]:
+    """What ``--json`` prints instead of a report: no ``status`` or ``checks`` to mistake it by."""
+    return {"format_version": ERROR_FORMAT_VERSION, "error": {"kind": kind, "message": message, "hint": hint}}
+
+
+def _error_kind(error: RunnerError) -> str:
+    if isinstance(error, KitBug):
+        return "bug"
+    return "usage" if error.exit_code == 2 else "infrastructure"
+
+
 def _fail(error: RunnerError, *, as_json: bool = False) -> None:
+    if isinstance(error, KitBug):
+        # The traceback goes to stderr whatever the mode: it is what a bug report needs.
+        err_console.print(Text("This is a bug in backend-kit, not a problem with your code.", style="bold red"))
+        err_console.print(Text(error.details.rstrip()), markup=False)
     if as_json:
-        click.echo(json.dumps({"status": "error", "category": "infrastructure" if error.exit_code == 3 else "usage",
-                               "message": error.message, "hint": error.hint}))
+        click.echo(json.dumps(error_document(_error_kind(error), error.message, error.hint)))
     else:
         err_console.print(Text(f"Error: {error.message}", style="bold red"))
         if error.hint:
@@ -51,18 +67,26 @@ def _fail(error: RunnerError, *, as_json: bool = False) -> None:
     sys.exit(error.exit_code)
 
 
+def _wants_json() -> bool:
+    context = click.get_current_context(silent=True)
+    return bool(context is not None and context.params.get("as_json"))
+
+
 def handles_errors(fn: F) -> F:
-    """Runner errors become a message and their exit code, never a traceback."""
+    """Runner errors become a message and their exit code, never a traceback; any other exception
+    is a bug in the kit: exit 3, the traceback on stderr, and the error document under --json."""
 
     @wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return fn(*args, **kwargs)
         except RunnerError as error:
-            _fail(error, as_json=bool(kwargs.get("as_json")))
+            _fail(error, as_json=_wants_json())
         except KeyboardInterrupt:
             err_console.print("Interrupted.")
             sys.exit(130)
+        except Exception as exc:
+            _fail(KitBug(exc), as_json=_wants_json())
 
     return wrapper  # type: ignore[return-value]
 
@@ -81,12 +105,6 @@ def provider_options(fn: F) -> F:
     return fn
 
 
-def _sandbox(name: str | None) -> Sandbox | None:
-    """The chosen sandbox; docker never falls back silently to process when Docker is missing."""
-    chosen = name or os.environ.get("BACKEND_KIT_SANDBOX") or "process"
-    return None if chosen == "process" else make_sandbox(chosen)
-
-
 def _settings(provider: str | None, database_url: str | None, redis_url: str | None) -> Settings:
     return load_settings(kit_root(), provider=provider, database_url=database_url, redis_url=redis_url)
 
@@ -100,11 +118,7 @@ def _exercise_or_here(name: str | None) -> Exercise:
     return find_exercise(here)
 
 
-class _UsageExitGroup(click.Group):
-    """click exits 2 on usage errors already; this keeps that and adds the runner's own errors."""
-
-
-@click.group(cls=_UsageExitGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="runner")
 def main() -> None:
     """backend-kit: graded back-end exercises.
@@ -131,7 +145,7 @@ def list_command() -> None:
             state = "started"
         else:
             state = "—"
-        table.add_row(exercise.slug, meta.title, meta.track, meta.difficulty.value, meta.entry.kind.value, state)
+        table.add_row(exercise.slug, meta.title, meta.track, meta.difficulty.value, meta.entry.kind, state)
     console.print(table)
 
 
@@ -192,8 +206,7 @@ def test(exercise: str | None) -> None:
         raise UsageError(f"{ex.slug} is not started.", hint=f"Run `runner start {ex.slug}` first.")
     tests = folder / "tests"
     args = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--rootdir", str(folder)]
-    if ex.meta.entry.kind is EntryKind.TESTS:
-        args.extend(name for name in ex.meta.files if Path(name).name.startswith("test_"))
+    args.extend(kinds.get(ex.meta.entry.kind).visible_test_args(ex.meta.files))
     if tests.is_dir():
         args.append("tests")
     code = subprocess.call(args, cwd=folder)
@@ -226,12 +239,8 @@ def grade(exercise: str | None, submission: Path | None, html_path: Path | None,
         raise UsageError(f"{folder} does not exist.", hint="Pass the folder or archive that holds the submission.")
     if not as_json:
         console.print(Text(f"Grading {ex.slug} …", style="dim"))
-    box = _sandbox(sandbox_name)
-    service_provider = make_provider(settings)
-    try:
-        report = Grader(ex, service_provider, box).grade(folder, seed=seed)
-    finally:
-        service_provider.close()
+    with grading(settings, sandbox_name) as context:
+        report = context.grader(ex).grade_folder(folder, seed=seed)
     if own_workspace:
         workspace.record(report)
     _write_exports(report, html_path, junit_path, csv_path)
@@ -239,6 +248,10 @@ def grade(exercise: str | None, submission: Path | None, html_path: Path | None,
         click.echo(json.dumps(report.to_dict(), indent=2, ensure_ascii=False))
     else:
         render_grade(report, console)
+    if report.broken_checks:
+        err_console.print(Text(f"{len(report.broken_checks)} check(s) of {ex.slug} crashed: that is a bug in the "
+                               "exercise, not in your code (exit 3). Report it.", style="bold red"))
+        sys.exit(3)
     sys.exit(0 if report.status is Status.PASS else 1)
 
 
@@ -268,14 +281,11 @@ def validate(exercises: tuple[str, ...], as_json: bool, provider: str | None, da
     """Prove exercises: solution passes, starter fails, every bug is caught, runs agree."""
     settings = _settings(provider, database_url, redis_url)
     chosen = [find_exercise(name) for name in exercises] if exercises else all_exercises()
-    shared: ServiceProvider = make_provider(settings)
-    try:
-        for ex in chosen:
-            check_supported(ex, settings)
-        box = _sandbox(sandbox_name)
-        results = [validate_exercise(ex, provider_factory=lambda: shared, sandbox=box) for ex in chosen]
-    finally:
-        shared.close()
+    for ex in chosen:
+        check_supported(ex, settings)
+    with grading(settings, sandbox_name) as context:
+        results = [validate_exercise(ex, provider_factory=lambda: context.provider, sandbox=context.sandbox)
+                   for ex in chosen]
     if as_json:
         click.echo(json.dumps([
             {"exercise": r.exercise, "ok": r.ok, "duration": round(r.duration, 2),
@@ -289,20 +299,17 @@ def validate(exercises: tuple[str, ...], as_json: bool, provider: str | None, da
 
 @main.command()
 @click.argument("name")
-@click.option("--kind", type=click.Choice([k.value for k in EntryKind]), default="wsgi", show_default=True)
+@click.option("--kind", type=click.Choice(list(kinds.names())), default="wsgi", show_default=True)
 @click.option("--title", default="A new exercise", show_default=True)
 @handles_errors
 def new(name: str, kind: str, title: str) -> None:
     """Scaffold a new exercise NAME (e.g. 04-rate-limits) and its solution folder."""
     from .scaffold import scaffold
 
-    paths = scaffold(kit_root(), name, EntryKind(kind), title)
+    paths = scaffold(kit_root(), name, kind, title)
     for path in paths:
         console.print(f"  created {path}")
     console.print(f"Fill in the TODOs, then `runner validate {name}`.")
-
-
-__all__ = ["InfrastructureError", "main"]
 
 
 @main.group()
@@ -379,11 +386,10 @@ def parity(exercises: tuple[str, ...], provider: str, database_url: str | None, 
 
     settings = _settings(provider, database_url, redis_url)
     chosen = [find_exercise(name) for name in exercises] if exercises else all_exercises()
-    real = make_provider(settings)
     all_same = True
-    try:
+    with grading(settings) as context:
         for ex in chosen:
-            for row in compare(ex, real):
+            for row in compare(ex, context.provider):
                 style = "green" if row.same else "red"
                 line = Text(f"  {'✓' if row.same else '✗'} {ex.slug} {row.subject}: ", style=style)
                 line.append(f"embedded {row.embedded}  server {row.server}")
@@ -391,6 +397,4 @@ def parity(exercises: tuple[str, ...], provider: str, database_url: str | None, 
                     line.append(f"  differs on: {', '.join(row.differences)}")
                 console.print(line)
                 all_same = all_same and row.same
-    finally:
-        real.close()
     sys.exit(0 if all_same else 1)

@@ -8,6 +8,7 @@ do next::
      +-- UsageError          exit 2: the command line or its arguments are wrong
      |    +-- ContentError   exit 2: an exercise's own files are invalid (metadata, catalogue)
      +-- InfrastructureError exit 3: services, the judge or the machine failed; never the learner's fault
+          +-- KitBug          exit 3: an unexpected exception, with its traceback: a bug in backend-kit
 """
 
 from __future__ import annotations
@@ -45,3 +46,17 @@ class InfrastructureError(RunnerError):
     """Something outside the submission failed: a service, the judge, the machine."""
 
     exit_code = 3
+
+
+class KitBug(InfrastructureError):
+    """An exception nobody expected escaped a grade: a bug in backend-kit, never the learner's fault.
+
+    It keeps the original traceback (``details``) so that the report of the bug can carry it.
+    """
+
+    def __init__(self, exc: BaseException) -> None:
+        import traceback
+
+        self.details = "".join(traceback.format_exception(exc))
+        super().__init__(f"this is a bug in backend-kit: {type(exc).__name__}: {exc}",
+                         hint="Please report it with the traceback printed above.")

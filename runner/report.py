@@ -9,8 +9,8 @@ from __future__ import annotations
 from rich.console import Console
 from rich.text import Text
 
+from .findings import Validation
 from .results import CheckStatus, GradeReport, Status
-from .validate import Validation
 
 SYMBOL = {
     CheckStatus.PASSED: ("✓", "green"),

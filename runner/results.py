@@ -32,6 +32,7 @@ class CheckStatus(enum.StrEnum):
     SKIPPED = "skipped"  # a gate before it failed
     TIMEOUT = "timeout"  # killed from outside after its time limit
     NOT_RUN = "not_run"  # never reached (the submission could not start, or the grade ran out of time)
+    CHECK_ERROR = "check_error"  # the check itself is broken: the kit's fault, never the learner's
 
 
 class Category(enum.StrEnum):
@@ -141,6 +142,8 @@ class GradeReport:
     output_truncated: bool = False
     duration: float = 0.0
     submission_hash: str = ""
+    #: What the grade depended on besides the submission (metadata, checks, support files, runner).
+    exercise_hash: str = ""
     seed: int = 0
     runner_version: str = ""
     services: dict[str, str] = field(default_factory=dict)
@@ -149,6 +152,11 @@ class GradeReport:
     def hidden(self) -> HiddenSummary:
         hidden = [c for c in self.checks if not c.visible]
         return HiddenSummary(sum(c.status is CheckStatus.PASSED for c in hidden), len(hidden))
+
+    @property
+    def broken_checks(self) -> tuple[CheckResult, ...]:
+        """Checks that crashed in a way learner code cannot cause: the grade is the kit's fault."""
+        return tuple(c for c in self.checks if c.status is CheckStatus.CHECK_ERROR)
 
     @property
     def all_passed(self) -> bool:
@@ -177,6 +185,7 @@ class GradeReport:
             "output_truncated": self.output_truncated,
             "duration": round(self.duration, 3),
             "submission_hash": self.submission_hash,
+            "exercise_hash": self.exercise_hash,
             "seed": self.seed,
             "runner_version": self.runner_version,
         }
@@ -184,6 +193,11 @@ class GradeReport:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> GradeReport:
+        """The inverse of ``to_dict``; a document of another ``format_version`` is refused."""
+        version = data.get("format_version")
+        if version != RESULT_FORMAT_VERSION:
+            raise ValueError(f"a result document of format_version {version!r}; this runner reads "
+                             f"version {RESULT_FORMAT_VERSION}")
         checks = tuple(
             CheckResult(**{**c, "status": CheckStatus(c["status"])}) for c in data.get("checks", [])
         )
@@ -202,6 +216,7 @@ class GradeReport:
             output_truncated=bool(data.get("output_truncated", False)),
             duration=float(data.get("duration", 0.0)),
             submission_hash=data.get("submission_hash", ""),
+            exercise_hash=data.get("exercise_hash", ""),
             seed=int(data.get("seed", 0)),
             runner_version=data.get("runner_version", ""),
             services=dict(data.get("services", {})),

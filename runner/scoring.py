@@ -88,9 +88,16 @@ def build_report(
     recorded: Mapping[str, Outcome],
     problems: Iterable[Problem] = (),
     not_run_reason: str = "This check was not reached.",
-    **extra: object,
+    output: str = "",
+    output_truncated: bool = False,
+    duration: float = 0.0,
+    submission_hash: str = "",
+    exercise_hash: str = "",
+    seed: int = 0,
+    runner_version: str = "",
+    services: Mapping[str, str] | None = None,
 ) -> GradeReport:
-    """Assemble a full report; ``extra`` carries the descriptive fields (output, duration, ...)."""
+    """Assemble a full report: the scored checks, the overall status, and the descriptive fields."""
     problems = tuple(problems)
     checks = score_checks(manifest, recorded, not_run_reason=not_run_reason)
     return GradeReport(
@@ -101,5 +108,12 @@ def build_report(
         max_score=sum(c.max_points for c in checks),
         checks=checks,
         problems=problems,
-        **extra,  # type: ignore[arg-type]
+        output=output,
+        output_truncated=output_truncated,
+        duration=duration,
+        submission_hash=submission_hash,
+        exercise_hash=exercise_hash,
+        seed=seed,
+        runner_version=runner_version,
+        services=dict(services or {}),
     )

@@ -8,6 +8,7 @@ repaint the terminal and megabytes of output cannot drown the report.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
 # C0 controls except tab and newline, DEL, and C1 controls (which include CSI, 0x9b).
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
@@ -56,12 +57,17 @@ class Redactor:
 
     NOTE = "[hidden content redacted]"
 
-    def __init__(self, texts: list[str], min_length: int = 16, *, literals: list[str] = ()) -> None:  # type: ignore[assignment]
+    def __init__(self, texts: Sequence[str], min_length: int = 16, *, literals: Sequence[str] = (),
+                 given: Sequence[str] = ()) -> None:
         lines = {line.strip() for text in texts for line in text.splitlines()}
         secrets = {line for line in lines if len(line) >= min_length}
         # Token-like literals only (a canary, a key): sentences and short values are also what a
         # correct program legitimately echoes back.
         secrets |= {literal for literal in literals if len(literal) >= 20 and not any(c.isspace() for c in literal)}
+        # What the learner was given anyway (``given``: the starter code) is not a secret.
+        given_lines = {line.strip() for text in given for line in text.splitlines()}
+        everything_given = "\n".join(given)
+        secrets = {line for line in secrets if line not in given_lines and line not in everything_given}
         self.lines = sorted(secrets, key=len, reverse=True)
 
     def __call__(self, text: str) -> str:

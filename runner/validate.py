@@ -8,36 +8,14 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 
 from .errors import ContentError
 from .exercises import Exercise
+from .findings import Finding, Validation
 from .grading import grade_files
-from .results import CheckStatus, GradeReport
+from .results import CheckStatus, GradeReport, Status
 from .sandbox import Sandbox
 from .services import ServiceProvider
-
-
-@dataclass(frozen=True)
-class Finding:
-    subject: str  # "solution", "starter", "bug <id>", "determinism", "time budget"
-    ok: bool
-    message: str
-    score: str = ""
-
-
-@dataclass(frozen=True)
-class Validation:
-    exercise: str
-    findings: tuple[Finding, ...]
-    duration: float
-    #: Per subject ("solution", "starter", "bug <id>"): each check's status, for parity comparisons.
-    verdicts: dict[str, dict[str, str]] = field(default_factory=dict)
-    backend: str = ""
-
-    @property
-    def ok(self) -> bool:
-        return all(f.ok for f in self.findings)
 
 
 def check_matches(check_id: str, name: str) -> bool:
@@ -75,7 +53,7 @@ def validate_exercise(
 
     findings: list[Finding] = []
     sol = reports["solution"]
-    if sol.score == sol.max_score and sol.status.value == "pass":
+    if sol.score == sol.max_score and sol.status is Status.PASS:
         findings.append(Finding("solution", True, "scores full marks", _score(sol)))
     else:
         failing = [c.name for c in sol.checks if c.status is not CheckStatus.PASSED]
@@ -117,6 +95,10 @@ def validate_exercise(
         )
     if not bugs:
         findings.append(Finding("bugs", False, "no bug catalogue (solutions/<exercise>/bugs.toml)"))
+    for label, report in reports.items():
+        for check in report.broken_checks:
+            findings.append(Finding(f"check {check.id.rsplit('::', 1)[-1]}", False,
+                                    f"crashed while grading the {label}: {check.message}"))
     verdicts = {
         label: {c.id: c.status.value for c in report.checks}
         for label, report in reports.items()

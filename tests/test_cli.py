@@ -61,8 +61,9 @@ def test_broken_checks_are_an_infrastructure_error(cli, hello):
     result = cli.invoke(main, ["grade", "01-hello", "--submission", str(hello.solution_dir), "--json"])
     assert result.exit_code == 3
     document = json.loads(result.output)
-    assert document["category"] == "infrastructure"
-    assert "not your fault" in document["message"]
+    assert document["format_version"] == 1 and document["error"]["kind"] == "infrastructure"
+    assert "status" not in document and "checks" not in document
+    assert "not your fault" in document["error"]["message"]
 
 
 def test_invalid_metadata_is_a_usage_error_with_the_field(cli, hello):

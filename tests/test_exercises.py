@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from runner.catalog import Backend, EntryKind
+from runner import kinds
+from runner.catalog import Backend
 from runner.exercises import Exercise, all_exercises
 from runner.services.embedded import EmbeddedProvider
 from runner.validate import Validation, validate_exercise
@@ -40,7 +41,7 @@ def validated(cache, exercise: Exercise, backend: str, provider) -> Validation:
 
 def test_the_catalog_has_one_exercise_of_each_kind():
     """The three ways into learner code each have an exercise."""
-    assert {e.meta.entry.kind for e in EXERCISES} == set(EntryKind)
+    assert {e.meta.entry.kind for e in EXERCISES} == set(kinds.names())
 
 
 @pytest.mark.slow
@@ -96,7 +97,6 @@ def test_visible_tests_pass_on_the_solution(exercise: Exercise, tmp_path: Path):
     for name, text in exercise.solution_files().items():
         (tmp_path / name).write_text(text)
     args = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--rootdir", str(tmp_path), "tests"]
-    if exercise.meta.entry.kind is EntryKind.TESTS:
-        args.extend(exercise.meta.files)
+    args.extend(kinds.get(exercise.meta.entry.kind).visible_test_args(exercise.meta.files))
     result = subprocess.run(args, cwd=tmp_path, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stdout[-3000:]

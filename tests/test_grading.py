@@ -254,9 +254,9 @@ def test_slow_start_is_not_charged_to_the_first_check(hello, submit):
 
 def test_writing_past_the_disk_quota_stops_the_program(hello, submit, monkeypatch):
     """Many files under the per-file limit still hit the grade's disk quota: stopped, limit category."""
-    from runner import grading
+    from runner import quota
 
-    monkeypatch.setattr(grading, "DISK_QUOTA", 20 * 1024 * 1024)
+    monkeypatch.setattr(quota, "DISK_QUOTA", 20 * 1024 * 1024)
     filler = textwrap.dedent("""
         import os, time
         for number in range(60):

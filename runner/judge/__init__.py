@@ -5,19 +5,36 @@ Checks are plain pytest functions in an exercise's ``checks/`` folder. They use:
 - markers: ``@pytest.mark.points(n)``, ``@pytest.mark.gate`` (if it fails, later checks are
   skipped with a reason), ``@pytest.mark.task(n)``, ``@pytest.mark.visible`` (hidden otherwise),
   ``@pytest.mark.timeout(seconds)`` (enforced from outside by the runner with SIGKILL);
-- fixtures from ``runner.judge.plugin``: ``client`` (HTTP to the learner's app), ``learner``
-  (learner functions through the protocol), ``db`` (a SQLAlchemy engine on the grade's own
-  database), ``redis`` (a client on the grade's own Redis), ``rng`` (seeded per grade and check),
-  ``learner_tests`` (run the learner's tests against an implementation served from here);
+- fixtures every kind has (``runner.judge.plugin``): ``db`` (a SQLAlchemy engine on the grade's
+  own database), ``redis`` (a client on the grade's own Redis), ``rng`` (seeded per grade and
+  check), ``judge_spec``, ``endpoint``, ``learner_settings``, ``learner_database_url``,
+  ``exercise_dir``; and the fixtures of the exercise's kind (``runner.kinds``): ``client`` (wsgi:
+  HTTP to the learner's app), ``learner`` (functions: calls through the protocol),
+  ``learner_tests`` (tests: runs the learner's tests against an implementation served from here);
 - ``Mismatch`` and the ``expect_*`` helpers for failure messages a learner can act on.
 
 A check's docstring (first line) is its learner-facing name.
 """
 
-from .expect import Mismatch, expect, expect_equal, expect_header, expect_json, expect_keys, expect_status, show
+from ..wire import Endpoint, JudgeSpec, TestOutcome
+from .expect import expect, expect_equal, expect_header, expect_json, expect_keys, expect_status
+from .http import Client, Response
+from .learner import Learner, LearnerTests, TestRun
+from .mismatch import Mismatch, show
+
+Raised = Learner.Raised
 
 __all__ = [
+    "Client",
+    "Endpoint",
+    "JudgeSpec",
+    "Learner",
+    "LearnerTests",
     "Mismatch",
+    "Raised",
+    "Response",
+    "TestOutcome",
+    "TestRun",
     "expect",
     "expect_equal",
     "expect_header",

@@ -8,41 +8,14 @@ judge for exactly that reason: it would print the check's source line).
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    from .http import Response
+from .http import Response
+from .mismatch import Mismatch, show
 
-
-def show(value: Any, limit: int = 300) -> str:
-    """A compact, capped rendering of a value for a message."""
-    try:
-        text = json.dumps(value, sort_keys=True, default=repr)
-    except (TypeError, ValueError):
-        text = repr(value)
-    return text if len(text) <= limit else text[:limit] + "…"
-
-
-class Mismatch(AssertionError):
-    """A check failed: says what happened against what was expected, and what to try."""
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        expected: Any = None,
-        actual: Any = None,
-        sent: str | None = None,
-        hint: str | None = None,
-    ) -> None:
-        super().__init__(message)
-        self.message = message
-        self.expected = None if expected is None else (expected if isinstance(expected, str) else show(expected))
-        self.actual = None if actual is None else (actual if isinstance(actual, str) else show(actual))
-        self.sent = sent
-        self.hint = hint
+__all__ = ["Mismatch", "expect", "expect_equal", "expect_header", "expect_json", "expect_keys", "expect_status",
+           "show"]
 
 
 def expect(condition: bool, message: str, *, hint: str | None = None, **fields: Any) -> None:
@@ -70,18 +43,7 @@ def expect_status(response: Response, status: int | Iterable[int], *, hint: str 
 
 def expect_json(response: Response, *, hint: str | None = None) -> Any:
     """The response's JSON body; fails with a clear message when there is none."""
-    content_type = response.header("content-type") or ""
-    try:
-        value = json.loads(response.text)
-    except ValueError:
-        raise Mismatch(
-            f"{response.request_line} did not return JSON",
-            expected="a JSON body (use flask.jsonify or return a dict)",
-            actual=f"Content-Type {content_type or '(none)'}, body {response.body_excerpt()}",
-            sent=response.request_summary(),
-            hint=hint,
-        ) from None
-    return value
+    return response.json(hint=hint)
 
 
 def expect_keys(obj: Any, keys: Iterable[str], what: str, *, hint: str | None = None, sent: str | None = None) -> None:

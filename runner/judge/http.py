@@ -11,7 +11,7 @@ import http.client
 import json
 from typing import Any
 
-from .expect import Mismatch, show
+from .mismatch import Mismatch, show
 
 MAX_BODY = 2 * 1024 * 1024
 
@@ -40,10 +40,19 @@ class Response:
                 return value
         return None
 
-    def json(self) -> Any:
-        from .expect import expect_json
-
-        return expect_json(self)
+    def json(self, *, hint: str | None = None) -> Any:
+        """The JSON body; a ``Mismatch`` that says what came instead when there is none."""
+        content_type = self.header("content-type") or ""
+        try:
+            return json.loads(self.text)
+        except ValueError:
+            raise Mismatch(
+                f"{self.request_line} did not return JSON",
+                expected="a JSON body (use flask.jsonify or return a dict)",
+                actual=f"Content-Type {content_type or '(none)'}, body {self.body_excerpt()}",
+                sent=self.request_summary(),
+                hint=hint,
+            ) from None
 
     def body_excerpt(self, limit: int = 300) -> str:
         text = self.text.strip()

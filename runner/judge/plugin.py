@@ -1,21 +1,24 @@
 """The judge's pytest plugin: markers, fixtures, and a stream of results the runner can trust.
 
-Loaded with ``-p runner.judge.plugin`` in the judge process. It reads its spec (the grade's
-database and Redis, the seed, its channels) from the descriptor named by
-``BACKEND_KIT_JUDGE_SPEC_FD``, and writes one JSON line per event to the descriptor the runner
-passed it: the manifest of expected checks, the start of each check, each check's outcome. Results
-are written as they happen, so checks that finished before a timeout keep their result.
+Loaded with ``-p runner.judge.plugin`` in the judge process. It reads its ``wire.JudgeSpec`` (the
+grade's database and Redis, the seed, its channels, the exercise's kind) from the descriptor named
+by ``BACKEND_KIT_JUDGE_SPEC_FD``, registers the fixtures of that kind (``runner.kinds``), and
+writes one ``wire`` event per line to the descriptor the runner passed it: the manifest of
+expected checks, the start of each check, each check's outcome. Results are written as they
+happen, so checks that finished before a timeout keep their result.
+
+A check that crashes in a way the learner's code cannot cause (a ``NameError`` in the check, a
+fixture that does not exist, a fixture of the kit that breaks) is recorded as ``check_error``:
+the kit's fault, never the learner's failure.
 """
 
 from __future__ import annotations
 
-import contextlib
-import json
 import os
 import random
 import select
-import threading
 import time
+import types
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,14 +26,14 @@ from typing import Any
 
 import pytest
 
-from .. import protocol
-from ..sandbox.process import make_undumpable
-from .expect import Mismatch
-from .http import Client
+from .. import kinds, protocol, wire
+from ..processes import make_undumpable
+from ..results import CheckSpec, CheckStatus
+from .mismatch import Mismatch
 
 make_undumpable()
 
-SPEC_KEY = pytest.StashKey[dict[str, Any]]()
+SPEC_KEY = pytest.StashKey[wire.JudgeSpec]()
 STATE_KEY = pytest.StashKey["JudgeState"]()
 
 MARKERS = {
@@ -41,6 +44,9 @@ MARKERS = {
     "timeout(seconds)": "wall-clock limit for this check, enforced by the runner with SIGKILL",
 }
 
+#: Exceptions no learner code can cause in the judge: the check (or the exercise) is broken.
+CHECK_BUGS: tuple[type[BaseException], ...] = (NameError, ImportError, SyntaxError)
+
 
 @dataclass
 class JudgeState:
@@ -49,15 +55,14 @@ class JudgeState:
     phases: dict[str, dict[str, Any]] = field(default_factory=dict)
     names: dict[str, str] = field(default_factory=dict)
     gates: set[str] = field(default_factory=set)
+    endpoint: wire.Endpoint | None = None
 
-    def emit(self, message: dict[str, Any]) -> None:
+    def emit(self, message: wire.JudgeEvent) -> None:
         if self.fd is None:
             return
-        data = json.dumps(message).encode() + b"\n"
-        view = memoryview(data)
+        view = memoryview(wire.dump(message))
         while view:
-            written = os.write(self.fd, view)
-            view = view[written:]
+            view = view[os.write(self.fd, view):]
 
 
 def check_name(item: pytest.Item) -> str:
@@ -81,43 +86,55 @@ def _marker_arg(item: pytest.Item, name: str, default: Any) -> Any:
     return marker.args[0] if marker.args else default
 
 
-def spec_of(item: pytest.Item) -> dict[str, Any]:
-    default_timeout = item.config.stash[SPEC_KEY].get("default_timeout", 10.0)
-    return {
-        "id": item.nodeid,
-        "name": check_name(item),
-        "points": int(_marker_arg(item, "points", 1)),
-        "task": _marker_arg(item, "task", None),
-        "gate": item.get_closest_marker("gate") is not None,
-        "visible": item.get_closest_marker("visible") is not None,
-        "timeout": float(_marker_arg(item, "timeout", default_timeout)),
-    }
+def spec_of(item: pytest.Item) -> CheckSpec:
+    default_timeout = item.config.stash[SPEC_KEY].default_timeout
+    task = _marker_arg(item, "task", None)
+    return CheckSpec(
+        id=item.nodeid,
+        name=check_name(item),
+        points=int(_marker_arg(item, "points", 1)),
+        task=None if task is None else int(task),
+        gate=item.get_closest_marker("gate") is not None,
+        visible=item.get_closest_marker("visible") is not None,
+        timeout=float(_marker_arg(item, "timeout", default_timeout)),
+    )
+
+
+def _read_spec() -> wire.JudgeSpec:
+    spec_fd = os.environ.get("BACKEND_KIT_JUDGE_SPEC_FD")
+    if not spec_fd:
+        return wire.JudgeSpec()
+    chunks = []
+    while chunk := os.read(int(spec_fd), 65536):
+        chunks.append(chunk)
+    os.close(int(spec_fd))
+    spec = wire.parse_judge_spec(b"".join(chunks))
+    if spec is None:
+        raise pytest.UsageError("the judge's spec is not a JudgeSpec (a bug in backend-kit)")
+    return spec
 
 
 def pytest_configure(config: pytest.Config) -> None:
     for marker, text in MARKERS.items():
         config.addinivalue_line("markers", f"{marker}: {text}")
-    spec: dict[str, Any] = {}
-    spec_fd = os.environ.get("BACKEND_KIT_JUDGE_SPEC_FD")
-    if spec_fd:
-        chunks = []
-        while chunk := os.read(int(spec_fd), 65536):
-            chunks.append(chunk)
-        os.close(int(spec_fd))
-        spec = json.loads(b"".join(chunks))
+    spec = _read_spec()
     config.stash[SPEC_KEY] = spec
-    state = JudgeState(fd=spec.get("results_fd"), failed_gates=list(spec.get("failed_gates", [])))
-    config.stash[STATE_KEY] = state
+    config.stash[STATE_KEY] = JudgeState(fd=spec.results_fd, failed_gates=list(spec.failed_gates))
+    # The fixtures of this exercise's kind (client, learner, learner_tests, ...), as a plugin of their own.
+    fixtures = types.ModuleType(f"runner.kinds.{spec.kind}.fixtures")
+    for name, fixture in kinds.get(spec.kind).judge_fixtures().items():
+        setattr(fixtures, name, fixture)
+    config.pluginmanager.register(fixtures, f"backend-kit-{spec.kind}-fixtures")
+
+
+_STATE: dict[str, JudgeState] = {}
 
 
 def pytest_collectreport(report: pytest.CollectReport) -> None:
     if report.failed:
-        config_state = _STATE.get("state")
-        if config_state is not None:
-            config_state.emit({"event": "collect_error", "where": report.nodeid, "details": str(report.longrepr)})
-
-
-_STATE: dict[str, JudgeState] = {}
+        state = _STATE.get("state")
+        if state is not None:
+            state.emit(wire.CollectError(report.nodeid, str(report.longrepr)))
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -127,18 +144,19 @@ def pytest_sessionstart(session: pytest.Session) -> None:
 
 def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
     state = config.stash[STATE_KEY]
-    specs = [spec_of(item) for item in items]
-    state.emit({"event": "manifest", "checks": specs})
-    for spec in specs:
-        state.names[spec["id"]] = spec["name"]
-        if spec["gate"]:
-            state.gates.add(spec["id"])
-    done = set(config.stash[SPEC_KEY].get("done", []))
+    spec = config.stash[SPEC_KEY]
+    checks = [spec_of(item) for item in items]
+    state.emit(wire.Manifest(tuple(checks)))
+    for check in checks:
+        state.names[check.id] = check.name
+        if check.gate:
+            state.gates.add(check.id)
+    done = set(spec.done)
     if done:
         keep = [item for item in items if item.nodeid not in done]
         config.hook.pytest_deselected(items=[item for item in items if item.nodeid in done])
         items[:] = keep
-    if config.stash[SPEC_KEY].get("collect_only"):
+    if spec.collect_only:
         config.hook.pytest_deselected(items=list(items))
         items[:] = []
 
@@ -146,7 +164,7 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
 def pytest_runtest_logstart(nodeid: str, location: tuple[str, int | None, str]) -> None:
     state = _STATE.get("state")
     if state is not None:
-        state.emit({"event": "start", "id": nodeid, "at": time.time()})
+        state.emit(wire.CheckStarted(nodeid))
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -156,21 +174,37 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
         pytest.skip(f"Not run: it needs “{state.failed_gates[0]}” to pass first.")
 
 
-def _describe_exception(exc: BaseException) -> dict[str, Any]:
-    if isinstance(exc, Mismatch):
-        return {"status": "failed", "message": exc.message, "expected": exc.expected, "actual": exc.actual,
-                "sent": exc.sent, "hint": exc.hint}
-    if isinstance(exc, protocol.RemoteError):
-        return {"status": "failed", "message": f"your code raised {exc}", "actual": exc.details[-1500:] or None,
-                "hint": "The traceback above shows where in your code it happened."}
-    if isinstance(exc, AssertionError):
-        return {"status": "failed", "message": str(exc) or "The check's expectation was not met."}
-    if isinstance(exc, pytest.skip.Exception):
-        return {"status": "skipped", "message": str(exc.msg)}
-    if isinstance(exc, pytest.fail.Exception):
-        return {"status": "failed", "message": str(exc.msg)}
+def _check_error(what: str) -> dict[str, Any]:
     return {
-        "status": "error",
+        "status": CheckStatus.CHECK_ERROR,
+        "message": f"This check is broken ({what[:400]}); this is not your fault.",
+        "hint": "Report it to whoever maintains the exercise; `runner validate` shows the same error.",
+    }
+
+
+def describe_exception(exc: BaseException, when: str) -> dict[str, Any]:
+    """The outcome fields for a check that raised ``exc`` during its ``when`` phase."""
+    if isinstance(exc, Mismatch):
+        return {"status": CheckStatus.FAILED, "message": exc.message, "expected": exc.expected,
+                "actual": exc.actual, "sent": exc.sent, "hint": exc.hint}
+    if isinstance(exc, protocol.RemoteError):
+        return {"status": CheckStatus.FAILED, "message": f"your code raised {exc}",
+                "actual": exc.details[-1500:] or None,
+                "hint": "The traceback above shows where in your code it happened."}
+    if isinstance(exc, pytest.skip.Exception):
+        return {"status": CheckStatus.SKIPPED, "message": str(exc.msg)}
+    if isinstance(exc, pytest.fail.Exception):
+        return {"status": CheckStatus.FAILED, "message": str(exc.msg)}
+    if isinstance(exc, AssertionError):
+        return {"status": CheckStatus.FAILED, "message": str(exc) or "The check's expectation was not met."}
+    if isinstance(exc, CHECK_BUGS):
+        return _check_error(f"{type(exc).__name__}: {exc}")
+    if isinstance(exc, pytest.FixtureLookupError | pytest.UsageError):
+        # A fixture that does not exist (one another kind provides, or a typo in the check).
+        first = (str(exc).strip().splitlines() or [""])[0]
+        return _check_error(f"it asks for a fixture that cannot be set up: {first}")
+    return {
+        "status": CheckStatus.ERROR,
         "message": f"The check could not complete: {type(exc).__name__}: {exc}"[:500],
         "hint": "This usually means a response or return value had an unexpected shape.",
     }
@@ -182,21 +216,24 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     state = item.config.stash[STATE_KEY]
     phases = state.phases.setdefault(item.nodeid, {"start": time.monotonic()})
     if call.excinfo is not None and "outcome" not in phases:
-        phases["outcome"] = _describe_exception(call.excinfo.value)
+        phases["outcome"] = describe_exception(call.excinfo.value, call.when)
     if call.when == "teardown":
-        outcome = phases.get("outcome") or {"status": "passed", "message": ""}
-        outcome["duration"] = time.monotonic() - phases["start"]
-        state.emit({"event": "result", "id": item.nodeid, **outcome})
-        if item.nodeid in state.gates and outcome["status"] != "passed":
+        outcome = phases.get("outcome") or {"status": CheckStatus.PASSED, "message": ""}
+        finished = wire.CheckFinished(
+            item.nodeid, outcome["status"], str(outcome.get("message") or ""), outcome.get("expected"),
+            outcome.get("actual"), outcome.get("sent"), outcome.get("hint"), time.monotonic() - phases["start"])
+        state.emit(finished)
+        if item.nodeid in state.gates and finished.status is not CheckStatus.PASSED:
             state.failed_gates.append(state.names.get(item.nodeid, item.name))
     return report
 
 
-# ---------------------------------------------------------------- fixtures the checks use
+# ---------------------------------------------------------------- fixtures every kind has
 
 
 @pytest.fixture(scope="session")
-def judge_spec(pytestconfig: pytest.Config) -> dict[str, Any]:
+def judge_spec(pytestconfig: pytest.Config) -> wire.JudgeSpec:
+    """The grade's spec as the runner sent it (timeouts, seed, the judge's own service URLs)."""
     return pytestconfig.stash[SPEC_KEY]
 
 
@@ -207,96 +244,59 @@ def exercise_dir(pytestconfig: pytest.Config) -> Path:
 
 
 @pytest.fixture
-def rng(judge_spec: dict[str, Any], request: pytest.FixtureRequest) -> random.Random:
+def rng(judge_spec: wire.JudgeSpec, request: pytest.FixtureRequest) -> random.Random:
     """Random data seeded per grade and per check, so answers cannot be hard-coded yet reruns agree."""
-    return random.Random(f"{judge_spec.get('seed', 0)}:{request.node.nodeid}")
+    return random.Random(f"{judge_spec.seed}:{request.node.nodeid}")
 
 
 @pytest.fixture(scope="session")
-def endpoint(judge_spec: dict[str, Any]) -> dict[str, Any]:
+def endpoint(judge_spec: wire.JudgeSpec, pytestconfig: pytest.Config) -> wire.Endpoint:
     """Where the learner's program listens; the runner sends it once the program is ready.
 
     The judge starts while the learner's program is still importing (the two start in parallel),
-    so the address arrives on a pipe rather than in the spec.
+    so the address arrives on a channel rather than in the spec.
     """
-    if "endpoint" in judge_spec:
-        return dict(judge_spec["endpoint"])
-    fd = judge_spec.get("endpoint_fd")
+    state = pytestconfig.stash[STATE_KEY]
+    if state.endpoint is not None:
+        return state.endpoint
+    fd = judge_spec.endpoint_fd
     if fd is None:
         pytest.fail("the runner gave the judge no endpoint for the learner's program")
     data = b""
-    deadline = time.monotonic() + float(judge_spec.get("endpoint_timeout", 60.0))
+    deadline = time.monotonic() + judge_spec.endpoint_timeout
     while not data.endswith(b"\n"):
-        remaining = deadline - time.monotonic()
-        ready, _, _ = select.select([fd], [], [], max(remaining, 0))
-        if not ready:
-            pytest.fail("the learner's program did not become ready")
-        chunk = os.read(fd, 65536)
+        ready, _, _ = select.select([fd], [], [], max(deadline - time.monotonic(), 0))
+        chunk = os.read(fd, 65536) if ready else b""
         if not chunk:
             pytest.fail("the learner's program did not become ready")
         data += chunk
-    judge_spec["endpoint"] = json.loads(data)
-    return dict(judge_spec["endpoint"])
+    state.endpoint = wire.parse_endpoint(data)
+    if state.endpoint is None:
+        pytest.fail("the runner sent the judge an endpoint it cannot read")
+    return state.endpoint
 
 
 @pytest.fixture(scope="session")
-def client(endpoint: dict[str, Any], judge_spec: dict[str, Any]) -> Client:
-    base_url = endpoint.get("base_url")
-    if not base_url:
-        pytest.fail("this exercise does not serve an HTTP app (no 'client' for its checks)")
-    return Client(base_url, timeout=float(judge_spec.get("request_timeout", 5.0)))
-
-
-class Learner:
-    """Calls the learner's functions through the protocol; their exceptions arrive as RemoteError."""
-
-    Raised = protocol.RemoteError
-
-    def __init__(self, client: protocol.Client) -> None:
-        self._client = client
-
-    def call(self, fn: str, *args: Any, timeout: float | None = None, **kwargs: Any) -> Any:
-        try:
-            return self._client.call(fn, *args, timeout=timeout, **kwargs)
-        except TimeoutError:
-            raise Mismatch(f"your {fn}() did not return within {timeout or self._client.timeout:g} s",
-                           hint="Look for an infinite loop or a blocking call.") from None
-        except protocol.ProtocolError as exc:
-            raise Mismatch(f"could not call your {fn}(): your program is no longer answering ({exc})",
-                           hint="Your program probably crashed or exited; see its output below.") from None
-
-
-@pytest.fixture(scope="session")
-def learner(endpoint: dict[str, Any], judge_spec: dict[str, Any]) -> Iterator[Learner]:
-    port = endpoint.get("port")
-    if not port:
-        pytest.fail("this exercise does not expose learner functions (no 'learner' for its checks)")
-    host = str(endpoint.get("host") or "127.0.0.1")
-    connection = protocol.Client(host, int(port), timeout=float(judge_spec.get("call_timeout", 10.0)))
-    yield Learner(connection)
-    connection.close()
-
-
-@pytest.fixture(scope="session")
-def database_url(judge_spec: dict[str, Any]) -> str:
-    url = judge_spec.get("database_url")
-    if not url:
+def database_url(judge_spec: wire.JudgeSpec) -> str:
+    """The grade's database with the judge's own (admin) credentials; never pass it to learner code."""
+    if not judge_spec.database_url:
         pytest.fail("this exercise has no database")
-    return str(url)
+    return judge_spec.database_url
 
 
 @pytest.fixture(scope="session")
-def learner_settings(endpoint: dict[str, Any]) -> dict[str, str]:
+def learner_settings(endpoint: wire.Endpoint) -> dict[str, str]:
     """The settings the learner's program was given, as it sees them (DATABASE_URL, REDIS_URL).
 
     Pass these, never ``database_url``, to learner functions: the judge's own URL carries admin
     credentials and may not even be reachable from inside the learner's sandbox.
     """
-    return dict(endpoint.get("config") or {})
+    return dict(endpoint.config)
 
 
 @pytest.fixture(scope="session")
 def learner_database_url(learner_settings: dict[str, str]) -> str:
+    """The learner's DATABASE_URL as their program sees it."""
     url = learner_settings.get("DATABASE_URL")
     if not url:
         pytest.fail("this exercise gives the learner no database")
@@ -322,74 +322,12 @@ def db(database_url: str) -> Iterator[Any]:
 
 
 @pytest.fixture(scope="session")
-def redis(judge_spec: dict[str, Any]) -> Iterator[Any]:
+def redis(judge_spec: wire.JudgeSpec) -> Iterator[Any]:
+    """A Redis client on the grade's own Redis (strings decoded)."""
     import redis as redis_module
 
-    url = judge_spec.get("redis_url")
-    if not url:
+    if not judge_spec.redis_url:
         pytest.fail("this exercise has no Redis")
-    connection = redis_module.Redis.from_url(url, decode_responses=True, socket_timeout=5)
+    connection = redis_module.Redis.from_url(judge_spec.redis_url, decode_responses=True, socket_timeout=5)
     yield connection
     connection.close()
-
-
-@dataclass(frozen=True)
-class TestRun:
-    """What one run of the learner's tests reported (not trusted alone; see runner.proxy)."""
-
-    outcomes: tuple[dict[str, Any], ...]
-    timed_out: bool
-
-    @property
-    def failed(self) -> list[str]:
-        return [o["test"] for o in self.outcomes if o.get("outcome") in ("failed", "error")]
-
-    @property
-    def passed(self) -> list[str]:
-        return [o["test"] for o in self.outcomes if o.get("outcome") == "passed"]
-
-    @property
-    def green(self) -> bool:
-        """At least one test ran, and nothing failed, errored or timed out."""
-        return bool(self.passed) and not self.failed and not self.timed_out
-
-    @property
-    def red(self) -> bool:
-        """Some test failed (the implementation was caught), or the run timed out."""
-        return bool(self.failed) or self.timed_out
-
-
-class LearnerTests:
-    """Runs the learner's tests against module source served from the judge's own process."""
-
-    def __init__(self, learner: Learner, run_timeout: float, host: str = "127.0.0.1", port: int = 0) -> None:
-        self._learner = learner
-        self._run_timeout = run_timeout
-        self._host = host  # where the learner's sandbox can reach this process
-        self._port = port  # the port the runner opened for it (0: any)
-
-    @contextlib.contextmanager
-    def serving(self, source: str, functions: list[str]) -> Iterator[str]:
-        namespace: dict[str, Any] = {"__name__": "implementation_under_test"}
-        exec(compile(source, "implementation_under_test.py", "exec"), namespace)
-        server = protocol.serve({name: namespace[name] for name in functions}, host=self._host, port=self._port,
-                                threaded=True, include_tracebacks=False)
-        thread = threading.Thread(target=server.serve_forever, daemon=True)
-        thread.start()
-        try:
-            yield f"{self._host}:{server.server_address[1]}"
-        finally:
-            server.shutdown()
-            server.server_close()
-
-    def run(self, source: str, functions: list[str]) -> TestRun:
-        with self.serving(source, functions) as address:
-            reply = self._learner.call("run_tests", address, self._run_timeout,
-                                       timeout=self._run_timeout + 5)
-        return TestRun(tuple(reply.get("outcomes", [])), bool(reply.get("timed_out")))
-
-
-@pytest.fixture(scope="session")
-def learner_tests(learner: Learner, judge_spec: dict[str, Any]) -> LearnerTests:
-    return LearnerTests(learner, float(judge_spec.get("test_run_timeout", 20.0)),
-                        str(judge_spec.get("impl_host") or "127.0.0.1"), int(judge_spec.get("impl_port") or 0))

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Protocol
 
 from ..services import GradeServices
+from ..wire import HostSpec
 
 
 class Output(Protocol):
@@ -70,7 +71,9 @@ class GradeSandbox(Protocol):
         """Let the learner reach ``port`` on ``service_host`` (the judge's implementation server)."""
         ...
 
-    def launch(self, workdir: Path, spec: dict[str, object], env: dict[str, str]) -> LearnerProcess: ...
+    def launch(self, workdir: Path, spec: HostSpec, env: dict[str, str]) -> LearnerProcess:
+        """Start the learner host serving ``spec`` (an ``OSError`` if it cannot start at all)."""
+        ...
 
     def close(self) -> None: ...
 

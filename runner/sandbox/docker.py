@@ -30,14 +30,16 @@ import sys
 import tempfile
 import threading
 from collections.abc import Iterator, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from ..errors import InfrastructureError, UsageError
+from ..processes import OUTPUT_KEEP, BoundedOutput, pid_alive
 from ..services import GradeServices
 from ..settings import Settings
 from ..settings import load as load_settings
-from .process import OUTPUT_KEEP, BoundedOutput
+from ..wire import HostSpec, dump
 
 LABEL = "backend-kit.managed"
 REQUIREMENTS = ("flask", "sqlalchemy", "redis", "psycopg", "psycopg-binary", "pytest")
@@ -206,13 +208,11 @@ class DockerGrade:
                 config[setting] = re.sub(r"@[^/@]+(/[^/]*)$", f"@{ip}:{inner_port}\\1", config[setting])
         return config
 
-    def launch(self, workdir: Path, spec: dict[str, object], env: dict[str, str]) -> DockerLearner:
-        import json
-
+    def launch(self, workdir: Path, spec: HostSpec, env: dict[str, str]) -> DockerLearner:
         control = workdir / "control"
         control.mkdir(exist_ok=True)
         # Listen on the container's address: the judge is outside, and the network is private anyway.
-        (control / "host-spec.json").write_text(json.dumps({**spec, "bind": "0.0.0.0"}))
+        (control / "host-spec.json").write_bytes(dump(replace(spec, bind="0.0.0.0")))
         fifo = control / "ready"
         with contextlib.suppress(FileNotFoundError):
             fifo.unlink()
@@ -236,8 +236,8 @@ class DockerGrade:
         try:
             container = self.client.containers.run(
                 self.sandbox.image,
-                ["sh", "-c", "cp -r /submission/. /workspace/ && cd /workspace && exec python -I -B -u -m runner.host "
-                 "/control/host-spec.json /control/ready"],
+                ["sh", "-c", "cp -r /submission/. /workspace/ && cd /workspace && "
+                 "exec python -I -B -u -m runner.learner.host /control/host-spec.json /control/ready"],
                 detach=True,
                 environment=inner_env,
                 volumes=volumes,
@@ -350,12 +350,11 @@ class DockerSandbox:
 
     def reap(self) -> list[str]:
         """Remove sandbox containers and networks left by runner processes that are gone."""
-        from ..services.server import _pid_alive
 
         removed = []
         for container in self.client.containers.list(all=True, filters={"label": "backend-kit.sandbox"}):
             owner = container.labels.get("backend-kit.owner", "")
-            if owner.isdigit() and not _pid_alive(int(owner)):
+            if owner.isdigit() and not pid_alive(int(owner)):
                 with contextlib.suppress(Exception):
                     container.remove(force=True)
                     removed.append(container.name)
@@ -363,12 +362,12 @@ class DockerSandbox:
             listing = subprocess.run(["iptables", "-w", "-S", "INPUT"], capture_output=True, text=True).stdout
             for line in listing.splitlines():
                 match = re.search(r"backend-kit:bk-net-(\d+)-", line)
-                if match and not _pid_alive(int(match.group(1))) and line.startswith("-A INPUT "):
+                if match and not pid_alive(int(match.group(1))) and line.startswith("-A INPUT "):
                     _iptables("-D", "INPUT", *shlex.split(line[len("-A INPUT "):]))
                     removed.append("firewall rule")
         for network in self.client.networks.list(filters={"label": LABEL}):
             owner = network.attrs.get("Labels", {}).get("backend-kit.owner", "")
-            if owner.isdigit() and not _pid_alive(int(owner)):
+            if owner.isdigit() and not pid_alive(int(owner)):
                 with contextlib.suppress(Exception):
                     network.reload()
                     for container in network.containers:

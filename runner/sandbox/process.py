@@ -9,194 +9,26 @@ can read are readable. Those need the container sandbox.
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import os
-import secrets
-import select
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
-import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+from ..processes import (
+    SandboxedProcess,
+    channel,
+    python_command,
+)
 
 if TYPE_CHECKING:
     from ..services import GradeServices
 
-#: Limits applied by the learner host before it imports any learner code.
-DEFAULT_LIMITS = {
-    "core": 0,
-    "fsize": 64 * 1024 * 1024,
-    "as": 4 * 1024 * 1024 * 1024,
-    "nofile": 1024,
-}
-
-#: Output kept per grade; the rest is counted and dropped so the runner's memory stays bounded.
-OUTPUT_KEEP = 64 * 1024
-
-
-def clean_environment(extra: Mapping[str, str], *, tmpdir: Path, home: Path) -> dict[str, str]:
-    """An environment with nothing of the runner's in it: no secrets, no PYTHON* settings."""
-    env = {
-        "PATH": "/usr/local/bin:/usr/bin:/bin",
-        "LANG": "C.UTF-8",
-        "LC_ALL": "C.UTF-8",
-        "HOME": str(home),
-        "TMPDIR": str(tmpdir),
-        "PYTHONUTF8": "1",
-    }
-    env.update(extra)
-    return env
-
-
-class BoundedOutput:
-    """Output read on a thread: the first ``keep`` bytes are kept, the rest only counted, so the
-    runner's memory stays bounded whatever a learner's program prints. Subclasses say where the
-    chunks come from (``_chunks``) and must set their source before calling ``__init__``."""
-
-    def __init__(self, keep: int = OUTPUT_KEEP) -> None:
-        self.keep = keep
-        self.kept = bytearray()
-        self.total = 0
-        self._thread = threading.Thread(target=self._pump, name="output", daemon=True)
-        self._thread.start()
-
-    def _chunks(self) -> Iterator[bytes]:
-        raise NotImplementedError
-
-    def _pump(self) -> None:
-        for chunk in self._chunks():
-            self.total += len(chunk)
-            room = self.keep - len(self.kept)
-            if room > 0:
-                self.kept.extend(chunk[:room])
-
-    def join(self, timeout: float = 2.0) -> None:
-        self._thread.join(timeout)
-
-    @property
-    def dropped(self) -> int:
-        return self.total - len(self.kept)
-
-
-class OutputCapture(BoundedOutput):
-    """Reads a pipe with a poll, never a blocking read, so that ``stop`` always ends the thread: a
-    learner's daemon that escaped the kill may hold the pipe's write end open for ever, and closing
-    a file object another thread is blocked reading from deadlocks."""
-
-    def __init__(self, stream: object, keep: int = OUTPUT_KEEP) -> None:
-        self._fd = stream.fileno()  # type: ignore[attr-defined]
-        self._stop = threading.Event()
-        super().__init__(keep)
-
-    def _chunks(self) -> Iterator[bytes]:
-        while not self._stop.is_set():
-            try:
-                ready, _, _ = select.select([self._fd], [], [], 0.1)
-                if not ready:
-                    continue
-                chunk = os.read(self._fd, 65536)
-            except (OSError, ValueError):
-                return
-            if not chunk:
-                return
-            yield chunk
-
-    def stop(self) -> None:
-        """Drain what is already there (briefly), then stop reading whatever still holds the pipe."""
-        self._thread.join(0.5)
-        self._stop.set()
-        self._thread.join()
-
-
-class SandboxedProcess:
-    """A learner (or judge) process in its own session; ``kill`` takes its whole group down."""
-
-    def __init__(self, argv: Sequence[str], *, cwd: Path, env: Mapping[str, str], pass_fds: Sequence[int] = ()) -> None:
-        # A token in the environment that every descendant inherits: processes that left the group
-        # with setsid() and were re-parented are still found by it when the grade ends.
-        self.token = secrets.token_hex(8)
-        env = {**env, "BACKEND_KIT_GRADE": self.token}
-        self.popen = subprocess.Popen(
-            list(argv),
-            cwd=cwd,
-            env=dict(env),
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            pass_fds=tuple(pass_fds),
-            start_new_session=True,
-            close_fds=True,
-        )
-        self.pid = self.popen.pid
-        self.killed = False
-        self.output = OutputCapture(self.popen.stdout)
-
-    def poll(self) -> int | None:
-        return self.popen.poll()
-
-    def kill(self) -> None:
-        """SIGKILL the process group and any descendant still known to the kernel as ours."""
-        if self.popen.poll() is None:
-            self.killed = True
-        for pid in [self.pid, *_descendants(self.pid), *_carrying(self.token)]:
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(pid, signal.SIGKILL)
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.kill(pid, signal.SIGKILL)
-        with contextlib.suppress(subprocess.TimeoutExpired):  # SIGKILL does not time out in practice
-            self.popen.wait(timeout=5)
-        self.output.stop()
-        if self.popen.stdout is not None:
-            self.popen.stdout.close()
-
-
-def _descendants(root: int) -> list[int]:
-    """Children, grandchildren, ... of ``root`` (Linux /proc); empty where /proc is absent."""
-    parents: dict[int, list[int]] = {}
-    proc = Path("/proc")
-    if not proc.is_dir():
-        return []
-    for entry in proc.iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        ppid = int(stat.rsplit(")", 1)[1].split()[1])
-        parents.setdefault(ppid, []).append(int(entry.name))
-    found: list[int] = []
-    frontier = [root]
-    while frontier:
-        pid = frontier.pop()
-        for child in parents.get(pid, []):
-            found.append(child)
-            frontier.append(child)
-    return found
-
-
-def _carrying(token: str) -> list[int]:
-    """Processes whose environment holds ``token`` (those we are allowed to read)."""
-    needle = f"BACKEND_KIT_GRADE={token}".encode()
-    found = []
-    for entry in Path("/proc").glob("[0-9]*"):
-        try:
-            if needle in (entry / "environ").read_bytes():
-                found.append(int(entry.name))
-        except OSError:
-            continue
-    return found
-
-
-def python_command(*args: str) -> list[str]:
-    """The real interpreter, isolated (no PYTHON* variables, user site or cwd on sys.path) and unbuffered
-    (output printed just before a kill is not lost)."""
-    return [sys.executable, "-I", "-B", "-u", *args]
+from ..wire import HostSpec, dump
 
 
 class ProcessLearner:
@@ -220,28 +52,6 @@ class ProcessLearner:
 
     def kill(self) -> None:
         self.process.kill()
-
-
-def channel() -> tuple[int, int]:
-    """A one-way channel as two raw descriptors (read end, write end) of a Unix socket pair."""
-    import socket
-
-    left, right = socket.socketpair()
-    left.shutdown(socket.SHUT_WR)
-    right.shutdown(socket.SHUT_RD)
-    return left.detach(), right.detach()
-
-
-def make_undumpable() -> None:
-    """Deny other processes of the same (non-root) user access to this one's /proc/<pid>/fd, mem and
-    environ, so that an unconfined learner program cannot reopen the runner's or the judge's pipes.
-    Linux only; elsewhere a no-op. Root is not stopped by it (see the README's sandbox table)."""
-    if sys.platform != "linux":
-        return
-    with contextlib.suppress(OSError, AttributeError):
-        import ctypes
-
-        ctypes.CDLL(None, use_errno=True).prctl(4, 0, 0, 0, 0)  # PR_SET_DUMPABLE, 0
 
 
 @functools.cache
@@ -324,7 +134,7 @@ def probe_confinement(hidden: Sequence[Path]) -> None:
     with tempfile.TemporaryDirectory(prefix="backend-kit-probe-") as tmp:
         workdir = Path(tmp)
         (workdir / "workspace").mkdir()
-        argv = confine(python_command("-c", "import runner.host"), workdir=workdir,
+        argv = confine(python_command("-c", "import runner.learner.host"), workdir=workdir,
                        writable=[workdir / "workspace"], hidden=hidden)
         try:
             result = subprocess.run(argv, capture_output=True, timeout=30)
@@ -351,15 +161,13 @@ class ProcessGrade:
     def allow_host_port(self, port: int) -> None:
         """Loopback is open to the process sandbox already."""
 
-    def launch(self, workdir: Path, spec: dict[str, object], env: dict[str, str]) -> ProcessLearner:
-        import json
-
+    def launch(self, workdir: Path, spec: HostSpec, env: dict[str, str]) -> ProcessLearner:
         workspace = workdir / "workspace"
         spec_path = workdir / "tmp" / "host-spec.json"
-        spec_path.write_text(json.dumps(spec))
+        spec_path.write_bytes(dump(spec))
         read_fd, write_fd = channel()
         try:
-            argv = python_command("-m", "runner.host", str(spec_path), str(write_fd))
+            argv = python_command("-m", "runner.learner.host", str(spec_path), str(write_fd))
             writable = [workspace, workdir / "tmp", workdir / "db"]
             process = SandboxedProcess(
                 confine(argv, workdir=workdir, writable=writable, hidden=self.hidden),

@@ -11,6 +11,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
+from ..catalog import Backend
+from ..errors import UsageError
+from ..settings import Settings
+
 
 @dataclass(frozen=True)
 class GradeServices:
@@ -61,3 +65,26 @@ class ServiceProvider(Protocol):
     def close(self) -> None:
         """Stop whatever the provider started (it may have served many grades)."""
         ...
+
+
+def make_provider(settings: Settings) -> ServiceProvider:
+    """The provider the settings name: embedded (the default), url, or docker."""
+    if settings.provider == "embedded":
+        from .embedded import EmbeddedProvider
+
+        return EmbeddedProvider()
+    if settings.provider == "url":
+        from .server import ServerServices
+
+        if not settings.database_url and not settings.redis_url:
+            raise UsageError("the url provider needs --database-url and/or --redis-url",
+                             hint="e.g. after `docker compose up -d`: --database-url "
+                             "postgresql://postgres:postgres@127.0.0.1:55432/postgres --redis-url redis://127.0.0.1:56379/0")
+        return ServerServices(settings.database_url, settings.redis_url, name="url")
+    from .docker import DockerServices
+
+    return DockerServices(settings)
+
+
+def backend_of(settings: Settings) -> Backend:
+    return Backend.EMBEDDED if settings.provider == "embedded" else Backend.SERVER

@@ -32,6 +32,7 @@ from typing import Any
 from urllib.parse import quote, urlsplit, urlunsplit
 
 from ..errors import InfrastructureError
+from ..processes import pid_alive
 from . import GradeServices
 
 PREFIX = "bk_"
@@ -45,16 +46,6 @@ REDIS_RULES = (
     "+@all -@admin -@dangerous +flushdb +keys +info +sort "
     "-select -swapdb -move -copy -migrate -flushall -monitor -failover -config -debug -shutdown"
 )
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _owner_pid(name: str) -> int | None:
@@ -278,12 +269,12 @@ class ServerServices:
                 roles = [r[0] for r in conn.execute("SELECT rolname FROM pg_roles").fetchall()]
                 for name in databases:
                     pid = _owner_pid(name)
-                    if pid is not None and not _pid_alive(pid):
+                    if pid is not None and not pid_alive(pid):
                         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
                         reaped.append(f"database {name}")
                 for name in roles:
                     pid = _owner_pid(name)
-                    if pid is not None and not _pid_alive(pid):
+                    if pid is not None and not pid_alive(pid):
                         conn.execute(f'DROP ROLE IF EXISTS "{name}"')
                         reaped.append(f"role {name}")
         if self.redis_url:
@@ -291,13 +282,13 @@ class ServerServices:
             try:
                 for user in client.acl_users():
                     pid = _owner_pid(user)
-                    if pid is not None and not _pid_alive(pid):
+                    if pid is not None and not pid_alive(pid):
                         client.acl_deluser(user)
                         reaped.append(f"redis user {user}")
                 for slot in range(1, self._slots):
                     owner = client.get(SLOT_KEY.format(slot))
                     pid = _owner_pid(owner) if owner else None
-                    if pid is not None and not _pid_alive(pid):
+                    if pid is not None and not pid_alive(pid):
                         client.execute_command("SELECT", slot)
                         client.flushdb()
                         client.execute_command("SELECT", 0)

@@ -22,12 +22,10 @@ import random
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from runner.judge import Mismatch
-from runner.judge.plugin import LearnerTests, TestRun
+from runner.judge import JudgeSpec, LearnerTests, Mismatch, TestRun
 
 EXERCISE = Path(__file__).resolve().parent.parent
 MODULE = "pricing"
@@ -122,7 +120,7 @@ def _names(tests: list[str], limit: int = 12) -> str:
 
 def _collect_errors(run: TestRun) -> str | None:
     """What pytest said when test_pricing.py could not be collected: its error lines if it has some."""
-    messages = [str(o.get("message", "")) for o in run.outcomes if o.get("when") == "collect"]
+    messages = run.collect_errors
     if not messages:
         return None
     text = "\n".join(messages)
@@ -140,9 +138,9 @@ ONLY_FUNCTIONS = (
 @pytest.mark.gate
 @pytest.mark.points(0)
 @pytest.mark.timeout(GATE_TIMEOUT)
-def test_tests_pass_on_reference(runs: Runs, judge_spec: dict[str, Any]) -> None:
+def test_tests_pass_on_reference(runs: Runs, judge_spec: JudgeSpec) -> None:
     """Your tests pass against the correct pricing module"""
-    limit = float(judge_spec.get("test_run_timeout", 20.0))
+    limit = judge_spec.test_run_timeout
     for index, run in enumerate(runs.reference):
         flaky = (" They passed in another run against the same module, so some test is flaky: make every "
                  "test deterministic (fixed values, no randomness, no state shared between tests)."

@@ -13,7 +13,7 @@ import os
 from collections.abc import Callable
 from typing import Any
 
-from . import protocol
+from .. import protocol
 
 _client: protocol.Client | None = None
 
@@ -51,6 +51,6 @@ def stub_source(module: str, names: list[str]) -> str:
     """The text of the stub module written into the grading workspace in place of ``module``."""
     return (
         f'"""Grading stand-in for {module}: calls go to the implementation under test."""\n'
-        "from runner.proxy import bind as _bind\n\n"
+        "from runner.learner.proxy import bind as _bind\n\n"
         f"_bind(globals(), {names!r})\n"
     )

@@ -7,25 +7,24 @@ judge only uses it to compare runs against implementations the learner cannot te
 from __future__ import annotations
 
 import contextlib
-import json
 import os
-from typing import Any
 
 import pytest
 
+from .. import wire
 
-def _emit(message: dict[str, Any]) -> None:
+
+def _emit(outcome: wire.TestOutcome) -> None:
     fd = os.environ.get("BACKEND_KIT_OUTCOMES_FD")
     if fd is None:
         return
     with contextlib.suppress(OSError):
-        os.write(int(fd), json.dumps(message).encode() + b"\n")
+        os.write(int(fd), wire.dump(outcome))
 
 
 def pytest_collectreport(report: pytest.CollectReport) -> None:
     if report.failed:
-        _emit({"test": report.nodeid or "(collection)", "outcome": "error", "when": "collect",
-               "message": str(report.longrepr)[-2000:]})
+        _emit(wire.TestOutcome(report.nodeid or "(collection)", "error", "collect", str(report.longrepr)[-2000:]))
 
 
 @pytest.hookimpl(trylast=True)
@@ -37,4 +36,4 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
             outcome = "error"
         else:
             outcome = report.outcome
-        _emit({"test": report.nodeid, "outcome": outcome, "when": report.when})
+        _emit(wire.TestOutcome(report.nodeid, outcome, report.when))

@@ -1,0 +1,175 @@
+"""The ``tests`` kind: the learner writes pytest tests, graded by running them against the module
+under test and its hidden mutants (served from the judge, so the learner's process never holds them).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import os
+import select
+import signal
+import sys
+import time
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .. import wire
+from . import Kind, Scaffold, ScaffoldBug
+
+if TYPE_CHECKING:
+    from ..judge.learner import LearnerTests
+    from ..learner.host import Host
+
+_STARTER = '''from module import double
+
+
+def test_double():
+    # TODO: test more than one value
+    assert double(2) == 4
+'''
+
+_CHECK = '''import pytest
+
+from runner.judge import expect
+
+REFERENCE = "def double(n):\\n    return 2 * n\\n"
+MUTANT = "def double(n):\\n    return n + 2\\n"
+
+
+@pytest.mark.gate
+def test_reference(learner_tests):
+    """Your tests pass against the correct module"""
+    run = learner_tests.run(REFERENCE, ["double"])
+    expect(run.green, "your tests fail against the correct implementation", actual=", ".join(run.failed))
+
+
+def test_mutant(learner_tests):
+    """Your tests catch: adding instead of multiplying"""
+    expect(learner_tests.run(MUTANT, ["double"]).red, "no test failed against a buggy double()")
+'''
+
+#: The pinned configuration of the learner's test runs (no learner pytest.ini is read).
+LEARNER_INI = Path(__file__).resolve().parent.parent / "learner" / "pytest.ini"
+#: What one run may report before the rest is dropped (the learner's process writes it).
+MAX_REPORT = 1_000_000
+
+
+def _test_files(files: Sequence[str]) -> list[str]:
+    return [name for name in files if Path(name).name.startswith("test_")]
+
+
+class Tests(Kind):
+    name = "tests"
+    description = "the learner's own pytest tests, run against the reference and mutants"
+    serves_implementation = True
+    scaffold = Scaffold(
+        learner_file="test_module.py",
+        target="module",
+        functions=("double",),
+        starter=_STARTER,
+        solution="from module import double\n\n\ndef test_double():\n    assert double(2) == 4\n"
+        "    assert double(-3) == -6\n    assert double(0) == 0\n",
+        check=_CHECK,
+        bug=ScaffoldBug("only-two", "Only tests the value two",
+                        "    assert double(-3) == -6\n    assert double(0) == 0\n", "", "test_mutant"),
+        local_files={"module.py": "def double(n):\n    return 2 * n\n"},
+    )
+
+    def stage(self, workspace: Path, target: str, functions: Sequence[str]) -> None:
+        """The module under test is replaced by a proxy: its implementations stay in the judge."""
+        from ..learner.proxy import stub_source
+
+        module_file = workspace / (target.replace(".", "/") + ".py")
+        module_file.parent.mkdir(parents=True, exist_ok=True)
+        module_file.write_text(stub_source(target, list(functions)))
+
+    def visible_test_args(self, files: Sequence[str]) -> list[str]:
+        return _test_files(files)
+
+    def serve(self, host: Host) -> None:
+        import _pytest.config
+        import pytest  # noqa: F401 - imported once here so that every forked run starts warm
+
+        from .. import protocol
+
+        # pytest imports its built-in plugins at each session start; importing them once here, before
+        # any fork, saves that time in every run of the learner's tests.
+        for plugin in _pytest.config.default_plugins:
+            with contextlib.suppress(ImportError):
+                importlib.import_module(f"_pytest.{plugin}")
+
+        def run_tests(impl: str, timeout: float = 30.0) -> dict[str, Any]:
+            return run_once(host, impl, timeout).to_wire()
+
+        server = protocol.serve({"run_tests": run_tests}, host=host.spec.bind, threaded=False)
+        host.ready(server.server_address[1])
+        server.serve_forever()
+
+    def judge_fixtures(self) -> dict[str, Callable[..., Any]]:
+        import pytest
+
+        from ..wire import Endpoint, JudgeSpec
+
+        @pytest.fixture(scope="session")
+        def learner_tests(endpoint: Endpoint, judge_spec: JudgeSpec) -> Iterator[LearnerTests]:
+            """Runs the learner's tests against module source served from the judge's own process."""
+            from ..judge.learner import LearnerTests, connect
+
+            with connect(endpoint, judge_spec.test_run_timeout + 5) as learner:
+                yield LearnerTests(learner, judge_spec.test_run_timeout, judge_spec.impl_host, judge_spec.impl_port)
+
+        return {"learner_tests": learner_tests}
+
+
+def run_once(host: Host, impl: str, timeout: float) -> wire.TestRunReply:
+    """Run the learner's tests in a fresh fork; the parent only relays what the child reported."""
+    read_fd, write_fd = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: run pytest, report through the pipe, never return
+        os.close(read_fd)
+        os.setpgid(0, 0)
+        os.environ["BACKEND_KIT_IMPL"] = impl
+        os.environ["BACKEND_KIT_OUTCOMES_FD"] = str(write_fd)
+        os.environ["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
+        import pytest
+
+        args = [*host.spec.test_files, "-p", "runner.learner.testrun", "-c", str(LEARNER_INI),
+                "--rootdir", str(host.workspace), "-p", "no:cacheprovider", "-q", "-s"]
+        try:
+            code = pytest.main(args)
+        except BaseException:
+            code = 99
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(int(code) if isinstance(code, int) else 0)
+    os.close(write_fd)
+    deadline = time.monotonic() + timeout
+    lines = wire.Lines()
+    received: list[bytes] = []
+    size = 0
+    timed_out = False
+    while True:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            timed_out = True
+            break
+        ready, _, _ = select.select([read_fd], [], [], remaining)
+        if not ready:
+            continue
+        chunk = os.read(read_fd, 65536)
+        if not chunk:
+            break
+        if size < MAX_REPORT:
+            size += len(chunk)
+            received.extend(lines.feed(chunk))
+    os.close(read_fd)
+    if timed_out:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(pid, signal.SIGKILL)
+    os.waitpid(pid, 0)
+    return wire.reply_from_lines([*received, *lines.flush()], timed_out)
+
+
+KIND = Tests()

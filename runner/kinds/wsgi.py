@@ -1,0 +1,98 @@
+"""The ``wsgi`` kind: a Flask app factory, served on a real WSGI server and checked over HTTP."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
+
+from ..results import Category
+from . import Kind, Scaffold, ScaffoldBug
+
+if TYPE_CHECKING:
+    from ..learner.host import Host
+
+_STARTER = '''from flask import Flask, jsonify
+
+
+def create_app(config=None):
+    app = Flask(__name__)
+    app.config.update(config or {})
+
+    @app.get("/health")
+    def health():
+        # TODO: return {"status": "ok"}
+        return jsonify({})
+
+    return app
+'''
+
+_CHECK = '''import pytest
+
+from runner.judge import expect_equal, expect_json, expect_status
+
+
+@pytest.mark.gate
+@pytest.mark.points(2)
+def test_health(client):
+    """GET /health answers {"status": "ok"}"""
+    response = client.get("/health")
+    expect_status(response, 200)
+    expect_equal(expect_json(response), {"status": "ok"}, "the body of GET /health")
+'''
+
+
+class Wsgi(Kind):
+    name = "wsgi"
+    description = "a Flask app factory, served over HTTP on loopback"
+    scaffold = Scaffold(
+        learner_file="app.py",
+        target="app:create_app",
+        functions=(),
+        starter=_STARTER,
+        solution=_STARTER.replace('        # TODO: return {"status": "ok"}\n', "").replace(
+            "jsonify({})", 'jsonify({"status": "ok"})'),
+        check=_CHECK,
+        bug=ScaffoldBug("health-empty", "Returns an empty object", 'jsonify({"status": "ok"})', "jsonify({})",
+                        "test_health"),
+    )
+
+    def entry_problem(self, target: str, functions: Sequence[str]) -> str | None:
+        if ":" not in target:
+            return "a wsgi entry needs 'module:factory', e.g. 'app:create_app'"
+        return None
+
+    def serve(self, host: Host) -> None:
+        spec = host.spec
+        factory = host.load(spec.target)
+        try:
+            app = factory(dict(spec.config))
+            if not callable(app):
+                raise TypeError(f"{spec.target} returned {type(app).__name__}, not a WSGI app (a Flask object)")
+        except BaseException as exc:
+            host.fail(Category.STARTUP_ERROR, f"{spec.target}(config) raised {type(exc).__name__}: {exc}",
+                      host.traceback(exc))
+        import logging
+
+        from werkzeug.serving import make_server
+
+        # Request logs would drown the learner's own prints in the report.
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)
+        server = make_server(spec.bind, 0, app, threaded=True)
+        host.ready(server.server_port)
+        server.serve_forever()
+
+    def judge_fixtures(self) -> dict[str, Callable[..., Any]]:
+        import pytest
+
+        from ..judge.http import Client
+        from ..wire import Endpoint, JudgeSpec
+
+        @pytest.fixture(scope="session")
+        def client(endpoint: Endpoint, judge_spec: JudgeSpec) -> Client:
+            """HTTP to the learner's app; each check's exchanges are kept for its failure message."""
+            return Client(endpoint.base_url, timeout=judge_spec.request_timeout)
+
+        return {"client": client}
+
+
+KIND = Wsgi()

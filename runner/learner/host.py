@@ -1,0 +1,104 @@
+"""The learner host: the program that runs *inside* the learner's process.
+
+Started by the sandbox as ``python -I -B -m runner.learner.host SPEC READY``. It reads its
+``wire.HostSpec``, imports the learner's code (and nothing of the judge), reports on READY whether
+that worked (``wire.HostReady`` or ``wire.HostFailed``), then serves the code the way its exercise
+kind says (``runner.kinds``: an HTTP app, functions over the protocol, the learner's own tests).
+
+Nothing this process says is trusted as a verdict: it is the learner's process, and whatever it
+prints or exits with is only evidence for messages, never for points. It imports only the stdlib,
+``wire``, ``results`` and ``kinds`` at module level (a test holds it to that).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import os
+import resource
+import sys
+import traceback
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, NoReturn
+
+from .. import kinds, wire
+from ..results import Category
+
+
+class Host:
+    """What a kind's ``serve`` uses: the spec, the workspace, and the start-up report."""
+
+    def __init__(self, spec: wire.HostSpec, workspace: Path, ready_fd: int) -> None:
+        self.spec = spec
+        self.workspace = workspace
+        self._ready_fd = ready_fd
+
+    def _report(self, message: wire.HostReport) -> None:
+        with contextlib.suppress(OSError):
+            os.write(self._ready_fd, wire.dump(message))
+
+    def ready(self, port: int) -> None:
+        """The learner's code is imported and listening: the grade's checks may start."""
+        self._report(wire.HostReady(port))
+
+    def fail(self, category: Category, message: str, details: str = "") -> NoReturn:
+        """The learner's code could not start: report why and leave (the runner reads the report)."""
+        self._report(wire.HostFailed(category, message, details))
+        sys.stdout.flush()
+        os._exit(0)
+
+    def traceback(self, exc: BaseException) -> str:
+        """The traceback restricted to the learner's own files (the runner's frames are noise to them)."""
+        frames = [
+            frame
+            for frame in traceback.extract_tb(exc.__traceback__)
+            if Path(frame.filename).resolve().is_relative_to(self.workspace)
+        ]
+        lines = ["Traceback (most recent call last):\n", *traceback.format_list(frames)] if frames else []
+        lines.extend(traceback.format_exception_only(exc))
+        # Paths relative to the workspace: the learner knows their files, not our temporary folders.
+        return "".join(lines).replace(f"{self.workspace}{os.sep}", "")
+
+    def load(self, target: str) -> Any:
+        """``module`` or ``module:attribute`` of the learner's code; on any error, report and leave."""
+        module_name, _, attribute = target.partition(":")
+        try:
+            module = importlib.import_module(module_name)
+            return getattr(module, attribute) if attribute else module
+        except SyntaxError as exc:
+            self.fail(Category.SYNTAX_ERROR, f"{Path(exc.filename or '?').name}, line {exc.lineno}: {exc.msg}",
+                      self.traceback(exc))
+        except AttributeError as exc:
+            self.fail(Category.IMPORT_ERROR, f"{module_name}.py has no {attribute!r}: {exc}", self.traceback(exc))
+        except BaseException as exc:
+            self.fail(Category.IMPORT_ERROR, f"importing {module_name} raised {type(exc).__name__}: {exc}",
+                      self.traceback(exc))
+
+
+def _set_limits(limits: Mapping[str, int]) -> None:
+    for name, value in limits.items():
+        which = getattr(resource, f"RLIMIT_{name.upper()}", None)
+        if which is None:
+            continue
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(which, (value, value))
+
+
+def main(argv: list[str] | None = None) -> None:
+    argv = sys.argv[1:] if argv is None else argv
+    spec = wire.parse_host_spec(Path(argv[0]).read_bytes())
+    if spec is None:
+        raise SystemExit("the learner host's spec is not a HostSpec (a bug in backend-kit)")
+    # A file descriptor inherited from the process sandbox, or a FIFO mounted into a container.
+    ready_fd = int(argv[1]) if argv[1].isdigit() else os.open(argv[1], os.O_WRONLY)
+    workspace = Path.cwd().resolve()
+    _set_limits(spec.limits)
+    # Appended, not prepended: a learner file named like a stdlib module cannot shadow it.
+    sys.path.append(str(workspace))
+    os.environ.update(spec.config)
+    kinds.get(spec.kind).serve(Host(spec, workspace, ready_fd))
+
+
+if __name__ == "__main__":
+    main()
