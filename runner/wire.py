@@ -256,7 +256,7 @@ class JudgeSpec:
 def parse_judge_spec(data: bytes | str) -> JudgeSpec | None:
     """The runner wrote it, but the judge checks it all the same: a wrong spec is reported, not guessed."""
     raw = _line(data)
-    if raw is None:
+    if raw is None or _str(raw.get("kind")) is None:
         return None
     default = JudgeSpec()
     seed = _int(raw.get("seed", 0))
@@ -268,7 +268,7 @@ def parse_judge_spec(data: bytes | str) -> JudgeSpec | None:
     if not all(fd is None or _int(fd) is not None for fd in fds):
         return None
     return JudgeSpec(
-        kind=_str(raw.get("kind"), default.kind) or default.kind,
+        kind=str(raw["kind"]),
         results_fd=_int(fds[0]),
         endpoint_fd=_int(fds[1]),
         database_url=_str(raw.get("database_url")),

@@ -66,6 +66,64 @@ def test_broken_checks_are_an_infrastructure_error(cli, hello):
     assert "not your fault" in document["error"]["message"]
 
 
+def test_an_unexpected_exception_is_a_bug_in_the_kit_exit_3(cli, hello, monkeypatch):
+    """An exception nobody expected inside a grade: exit 3, the traceback on stderr, an error document."""
+    from runner.grading import Grader
+
+    def explode(self, submission, seed):
+        raise ZeroDivisionError("injected")
+
+    monkeypatch.setattr(Grader, "_grade", explode)
+    result = cli.invoke(main, ["grade", "01-hello", "--submission", str(hello.solution_dir), "--json"])
+    assert result.exit_code == 3
+    document = json.loads(result.stdout)
+    assert document == {"format_version": 1, "error": {
+        "kind": "bug", "message": "this is a bug in backend-kit: ZeroDivisionError: injected",
+        "hint": "Please report it with the traceback printed above."}}
+    assert "This is a bug in backend-kit" in result.stderr
+    assert "Traceback (most recent call last)" in result.stderr and "ZeroDivisionError: injected" in result.stderr
+    plain = cli.invoke(main, ["grade", "01-hello", "--submission", str(hello.solution_dir)])
+    assert plain.exit_code == 3 and "Traceback" in plain.stderr and "Error: this is a bug" in plain.stderr
+
+
+def test_an_exception_outside_a_grade_is_a_bug_too(cli, hello, monkeypatch):
+    """Any command: an unexpected exception exits 3, never 1 (the learner's failure)."""
+    from runner import workspace
+
+    monkeypatch.setattr(workspace, "progress", lambda: 1 / 0)
+    result = cli.invoke(main, ["list"])
+    assert result.exit_code == 3 and "ZeroDivisionError" in result.stderr
+
+
+def test_a_crashing_check_is_the_checks_error_not_the_learners(cli, hello):
+    """A NameError in a check and a fixture that does not exist: check_error, exit 3; other checks pass."""
+    write(hello.checks_dir / "test_zz_broken.py", """
+        def test_typo(client):
+            \"\"\"A check with a typo\"\"\"
+            respnse = client.get("/hello")
+            assert response.status == 200
+
+
+        def test_wrong_fixture(learner):
+            \"\"\"A check asking for another kind's fixture\"\"\"
+    """)
+    result = cli.invoke(main, ["grade", "01-hello", "--submission", str(hello.solution_dir), "--json"])
+    assert result.exit_code == 3, result.output
+    document = json.loads(result.stdout)
+    statuses = {c["id"].rsplit("::", 1)[-1]: c["status"] for c in document["checks"]}
+    assert statuses.pop("test_typo") == statuses.pop("test_wrong_fixture") == "check_error"
+    assert set(statuses.values()) == {"passed"}
+    broken = [c for c in document["checks"] if c["status"] == "check_error"]
+    assert all("not your fault" in c["message"] for c in broken)
+    assert "NameError" in broken[0]["message"] and "fixture" in broken[1]["message"]
+    assert "crashed" in result.stderr
+    validation = cli.invoke(main, ["validate", "01-hello", "--json"])
+    assert validation.exit_code == 1
+    (found,) = json.loads(validation.stdout)
+    failing = {f["subject"] for f in found["findings"] if not f["ok"]}
+    assert {"check test_typo", "check test_wrong_fixture"} <= failing
+
+
 def test_invalid_metadata_is_a_usage_error_with_the_field(cli, hello):
     """A broken exercise.toml exits 2 naming the file and field."""
     meta = hello.root / "exercise.toml"

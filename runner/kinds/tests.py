@@ -6,11 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib
-import os
-import select
-import signal
 import sys
-import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -125,6 +121,11 @@ class Tests(Kind):
 
 def run_once(host: Host, impl: str, timeout: float) -> wire.TestRunReply:
     """Run the learner's tests in a fresh fork; the parent only relays what the child reported."""
+    import os
+    import select
+    import signal
+    import time
+
     read_fd, write_fd = os.pipe()
     pid = os.fork()
     if pid == 0:  # the child: run pytest, report through the pipe, never return
