@@ -46,10 +46,10 @@ def main() -> None:
         ("process (bubblewrap if present), embedded", lambda: None, lambda: None),
     ]
     if args.docker:
-        from runner.services.docker import DockerServices
+        from runner.services.docker import DockerProvider
         from runner.settings import load
 
-        provider = DockerServices(load(None, provider="docker"), instance=f"bench-{os.getpid()}")
+        provider = DockerProvider(load(None, provider="docker"), instance=f"bench-{os.getpid()}")
         box = make_sandbox("docker")
         setups += [
             ("process, real PostgreSQL + Redis", lambda: None, lambda: provider),

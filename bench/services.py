@@ -18,7 +18,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from runner.services.docker import DockerServices
+from runner.services.docker import DockerProvider
 from runner.settings import load
 
 
@@ -34,7 +34,7 @@ def main() -> None:
     parser.add_argument("--baseline-rounds", type=int, default=3)
     args = parser.parse_args()
 
-    warm = DockerServices(load(None, provider="docker"), instance="bench")
+    warm = DockerProvider(load(None, provider="docker"), instance="bench")
     warm.up()
     server = warm._server  # the benchmark measures the isolation layer directly
     assert server is not None
@@ -55,7 +55,7 @@ def main() -> None:
 
     baseline = []
     for round_number in range(args.baseline_rounds):
-        fresh = DockerServices(load(None, provider="docker"), instance=f"bench-fresh-{round_number}")
+        fresh = DockerProvider(load(None, provider="docker"), instance=f"bench-fresh-{round_number}")
         baseline.append(timed(lambda fresh=fresh: (fresh.up(), fresh.down())))
     warm.down()
 

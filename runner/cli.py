@@ -9,7 +9,6 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from collections.abc import Callable
@@ -24,9 +23,10 @@ from rich.text import Text
 
 from . import __version__, kinds, workspace
 from .context import check_supported, grading
+from .context import sandbox_name as sandbox_name_of
 from .errors import KitBug, RunnerError, UsageError
 from .exercises import Exercise, all_exercises, find_exercise, kit_root
-from .report import render_grade, render_validation
+from .report import render_doctor, render_grade, render_services, render_validation
 from .results import GradeReport, Status
 from .settings import Settings
 from .settings import load as load_settings
@@ -318,9 +318,9 @@ def services() -> None:
 
 
 def _docker() -> Any:
-    from .services.docker import DockerServices
+    from .services.docker import DockerProvider
 
-    return DockerServices(load_settings(kit_root(), provider="docker"))
+    return DockerProvider(load_settings(kit_root(), provider="docker"))
 
 
 @services.command("up")
@@ -329,9 +329,7 @@ def services_up() -> None:
     """Start (or reuse) the service containers and wait until they answer."""
     provider = _docker()
     provider.up()
-    for row in provider.status():
-        console.print(f"  {row['service']:<9} {row['container']:<24} {row['state']:<8} 127.0.0.1:{row.get('port', '')}"
-                      f"  {row.get('image', '')}")
+    render_services(provider.status(), console)
     console.print("Ready. Grade with `--provider docker` (or set BACKEND_KIT_PROVIDER=docker).")
 
 
@@ -348,9 +346,7 @@ def services_down() -> None:
 @handles_errors
 def services_status() -> None:
     """Show the service containers and their state."""
-    for row in _docker().status():
-        console.print(f"  {row['service']:<9} {row['container']:<24} {row['state']:<8} {row.get('port', '')}"
-                      f"  {row.get('image', '')}")
+    render_services(_docker().status(), console)
 
 
 @main.command()
@@ -361,15 +357,7 @@ def doctor(provider: str | None, database_url: str | None, redis_url: str | None
     from .doctor import run_checks
 
     settings = _settings(provider, database_url, redis_url)
-    ok = True
-    sandbox = sandbox_name or os.environ.get("BACKEND_KIT_SANDBOX") or "process"
-    for check in run_checks(settings, sandbox):
-        style = {"ok": "green", "warn": "yellow", "fail": "red"}[check.state]
-        line = Text(f"  {'✓' if check.state == 'ok' else '!' if check.state == 'warn' else '✗'} ", style=style)
-        line.append(f"{check.name}: ", style="bold")
-        line.append(check.message)
-        console.print(line)
-        ok = ok and check.state != "fail"
+    ok = render_doctor(run_checks(settings, sandbox_name_of(sandbox_name)), console)
     sys.exit(0 if ok else 3)
 
 

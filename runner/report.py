@@ -6,11 +6,18 @@ as rich markup, so a learner's ``[red]`` or escape sequence is shown, not interp
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
 from rich.console import Console
 from rich.text import Text
 
 from .findings import Validation
 from .results import CheckStatus, GradeReport, Status
+
+if TYPE_CHECKING:
+    from .doctor import Check
+    from .services.docker import ContainerStatus
 
 SYMBOL = {
     CheckStatus.PASSED: ("✓", "green"),
@@ -95,3 +102,24 @@ def render_validation(result: Validation, console: Console) -> None:
         if finding.score:
             line.append(f"  [{finding.score}]", style="dim")
         console.print(line)
+
+
+def render_services(rows: Iterable[ContainerStatus], console: Console) -> None:
+    """`runner services up/status`: one line per service container."""
+    for row in rows:
+        port = f"127.0.0.1:{row.port}" if row.port else ""
+        console.print(f"  {row.service:<9} {row.container:<24} {row.state:<8} {port}  {row.image}")
+
+
+def render_doctor(checks: Iterable[Check], console: Console) -> bool:
+    """`runner doctor`: one line per check; whether none of them failed."""
+    ok = True
+    for check in checks:
+        style = {"ok": "green", "warn": "yellow", "fail": "red"}[check.state.value]
+        mark = {"ok": "✓", "warn": "!", "fail": "✗"}[check.state.value]
+        line = Text(f"  {mark} ", style=style)
+        line.append(f"{check.name}: ", style="bold")
+        line.append(check.message)
+        console.print(line)
+        ok = ok and check.state.value != "fail"
+    return ok

@@ -183,8 +183,8 @@ def docker_required() -> bool:
 
 def require_docker() -> None:
     """Skip without Docker, except in CI, where a missing engine fails the test."""
+    from runner.containers import docker_client
     from runner.errors import InfrastructureError
-    from runner.services.docker import docker_client
 
     try:
         docker_client()
@@ -197,12 +197,12 @@ def require_docker() -> None:
 @pytest.fixture(scope="session")
 def docker_services() -> Iterator[object]:
     """The docker provider on its own containers (instance 'test'), removed after the session."""
-    from runner.services.docker import DockerServices
+    from runner.services.docker import DockerProvider
     from runner.settings import load
 
     require_docker()
     # Per session: two test runs at once (a developer and CI) must not stop each other's containers.
-    provider = DockerServices(load(None, provider="docker"), instance=f"test-{os.getpid()}")
+    provider = DockerProvider(load(None, provider="docker"), instance=f"test-{os.getpid()}")
     provider.up()
     yield provider
     provider.down()

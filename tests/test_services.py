@@ -11,7 +11,7 @@ import redis as redis_module
 
 from runner.grading import Grader, grade
 from runner.results import Status
-from runner.services.server import ServerServices
+from runner.services.server import ServerProvider
 
 from .conftest import HELLO_SOLUTION
 
@@ -32,13 +32,13 @@ def test_grade_on_real_services_records_its_backend(hello, submit, docker_servic
 
 def test_second_grade_reuses_the_containers(hello, submit, docker_services):
     """Grading again starts no container: the same ones answer."""
-    before = {c["container"]: c["state"] for c in docker_services.status()}
+    before = {c.container: c.state for c in docker_services.status()}
     started = list(docker_services.started)
     ids = {s: docker_services.find(s).id for s in ("postgres", "redis")}
     grade(hello, submit({"app.py": HELLO_SOLUTION}), provider=docker_services)
     assert docker_services.started == started
     assert {s: docker_services.find(s).id for s in ("postgres", "redis")} == ids
-    assert before == {c["container"]: c["state"] for c in docker_services.status()}
+    assert before == {c.container: c.state for c in docker_services.status()}
 
 
 def test_nothing_is_left_behind_after_a_grade(hello, submit, docker_services):
@@ -53,7 +53,7 @@ def test_killed_service_container_is_restarted(hello, submit, docker_services):
     docker_services.find("postgres").kill()
     report = grade(hello, submit({"app.py": HELLO_SOLUTION}), provider=docker_services)
     assert (report.status, report.score) == (Status.PASS, FULL)
-    assert {row["state"] for row in docker_services.status()} == {"running"}
+    assert {row.state for row in docker_services.status()} == {"running"}
 
 
 HOSTILE = textwrap.dedent('''
@@ -139,7 +139,7 @@ def test_grade_role_reaches_its_own_database_only(docker_services, tmp_path):
 def test_url_provider_isolates_grades_on_given_servers(hello, submit, docker_services):
     """The url provider (any PostgreSQL/Redis the user points at) grades with the same isolation."""
     postgres_url, redis_url = docker_services.up()
-    provider = ServerServices(postgres_url, redis_url, name="url")
+    provider = ServerProvider(postgres_url, redis_url, name="url")
     report = grade(hello, submit({"app.py": HELLO_SOLUTION}), provider=provider)
     assert (report.score, report.services["provider"]) == (FULL, "url")
     assert provider.leftovers() == []
@@ -167,9 +167,9 @@ def test_leftovers_of_a_dead_runner_are_reaped(docker_services, tmp_path):
 def test_services_down_removes_the_containers(docker_services):
     """`runner services down` removes the containers; the provider starts them again on demand."""
     docker_services.down()
-    assert {row["state"] for row in docker_services.status()} == {"absent"}
+    assert {row.state for row in docker_services.status()} == {"absent"}
     docker_services.up()
-    assert {row["state"] for row in docker_services.status()} == {"running"}
+    assert {row.state for row in docker_services.status()} == {"running"}
 
 
 def test_start_up_failure_cleans_up_and_is_an_infrastructure_error(docker_services):
@@ -177,12 +177,12 @@ def test_start_up_failure_cleans_up_and_is_an_infrastructure_error(docker_servic
     import os
 
     from runner.errors import InfrastructureError
-    from runner.services.docker import DockerServices
+    from runner.services.docker import DockerProvider
     from runner.settings import load
 
     os.environ["BACKEND_KIT_POSTGRES_IMAGE"] = docker_services.image_for("python")
     try:
-        broken = DockerServices(load(None, provider="docker"), instance=f"broken-{os.getpid()}")
+        broken = DockerProvider(load(None, provider="docker"), instance=f"broken-{os.getpid()}")
     finally:
         del os.environ["BACKEND_KIT_POSTGRES_IMAGE"]
     with pytest.raises(InfrastructureError) as caught:
@@ -191,3 +191,17 @@ def test_start_up_failure_cleans_up_and_is_an_infrastructure_error(docker_servic
     assert "could not start the service containers" in caught.value.message
     assert '"postgres": executable file not found' in caught.value.message
     assert broken.find("postgres") is None and broken.find("redis") is None
+
+
+def test_a_url_seen_from_a_containers_network_keeps_credentials_database_and_options():
+    """Only host and port change when a sandbox reaches a server inside the server's network."""
+    from runner.catalog import Backend
+    from runner.services import GradeServices
+
+    services = GradeServices(Backend.SERVER, "postgresql://bk_r1:p%40ss@127.0.0.1:49153/bk_g1?sslmode=disable",
+                             "redis://:s3cret@127.0.0.1:49154/7")
+    assert services.seen_from("DATABASE_URL", "172.20.0.3", 5432) == \
+        "postgresql://bk_r1:p%40ss@172.20.0.3:5432/bk_g1?sslmode=disable"
+    assert services.seen_from("REDIS_URL", "172.20.0.4", 6379) == "redis://:s3cret@172.20.0.4:6379/7"
+    assert GradeServices(Backend.SERVER, redis_url="redis://127.0.0.1:1/0").seen_from(
+        "REDIS_URL", "10.0.0.9", 6379) == "redis://10.0.0.9:6379/0"

@@ -34,6 +34,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from ..catalog import Backend
+from ..containers import LABEL, OWNER, SANDBOX, docker_client, reap_sandboxes, resolve_image
 from ..errors import InfrastructureError, UsageError
 from ..processes import OUTPUT_KEEP, BoundedOutput, pid_alive
 from ..services import GradeServices
@@ -41,7 +43,6 @@ from ..settings import Settings
 from ..settings import load as load_settings
 from ..wire import HostSpec, dump
 
-LABEL = "backend-kit.managed"
 REQUIREMENTS = ("flask", "sqlalchemy", "redis", "psycopg", "psycopg-binary", "pytest")
 RUNNER_DIR = Path(__file__).resolve().parent.parent
 #: Dependencies only some Python patch levels need (pip download does not evaluate
@@ -142,7 +143,7 @@ class DockerGrade:
         self.client = sandbox.client
         self.name = f"bk-net-{os.getpid()}-{secrets.token_hex(4)}"
         self.network = self.client.networks.create(self.name, driver="bridge", internal=True,
-                                                   labels={LABEL: "1", "backend-kit.owner": str(os.getpid())})
+                                                   labels={LABEL: "1", OWNER: str(os.getpid())})
         self.network.reload()
         config = self.network.attrs["IPAM"]["Config"][0]
         self.service_host: str = config["Gateway"]
@@ -182,7 +183,7 @@ class DockerGrade:
         host_ports = [int(match) for url in config.values()
                       for match in re.findall(rf"@?{re.escape(self.service_host)}:(\d+)", url)]
         self._close_host(host_ports)
-        if services.backend == "embedded":
+        if services.backend is Backend.EMBEDDED:
             database = config.get("DATABASE_URL", "")
             if database.startswith("sqlite:///"):
                 path = Path(database.removeprefix("sqlite:///"))
@@ -190,22 +191,18 @@ class DockerGrade:
                 path.parent.chmod(0o777)
                 config["DATABASE_URL"] = f"sqlite:////data/{path.name}"
             return config
-        containers = {k: v for k, v in services.handle.items() if k.endswith("_container")}
-        if config and not containers:
+        if config and not services.containers:
             raise UsageError("the docker sandbox reaches real services only through the docker provider",
                              hint="Use --provider docker (or --provider embedded) with --sandbox docker.")
-        for key, name in containers.items():
-            container = self.client.containers.get(name)
-            if name not in self._service_ips:
+        for setting, where in services.containers.items():
+            if where.name not in self._service_ips:
+                container = self.client.containers.get(where.name)
                 self.network.connect(container)
                 self._attached.append(container)
                 container.reload()
-                self._service_ips[name] = container.attrs["NetworkSettings"]["Networks"][self.name]["IPAddress"]
-            ip = self._service_ips[name]
-            setting = "DATABASE_URL" if key.startswith("postgres") else "REDIS_URL"
+                self._service_ips[where.name] = container.attrs["NetworkSettings"]["Networks"][self.name]["IPAddress"]
             if setting in config:
-                inner_port = "5432" if setting == "DATABASE_URL" else "6379"
-                config[setting] = re.sub(r"@[^/@]+(/[^/]*)$", f"@{ip}:{inner_port}\\1", config[setting])
+                config[setting] = services.seen_from(setting, self._service_ips[where.name], where.inner_port)
         return config
 
     def launch(self, workdir: Path, spec: HostSpec, env: dict[str, str]) -> DockerLearner:
@@ -244,7 +241,7 @@ class DockerGrade:
                 tmpfs={"/workspace": "rw,size=64m,uid=1000,gid=1000,mode=0755", "/tmp": "rw,size=64m,mode=1777"},
                 network=self.name,
                 working_dir="/",
-                labels={LABEL: "1", "backend-kit.sandbox": "1", "backend-kit.owner": str(os.getpid())},
+                labels={LABEL: "1", SANDBOX: "1", OWNER: str(os.getpid())},
                 # The daemon keeps a container's output on the host's disk: cap it (we read a capped copy).
                 log_config=docker.types.LogConfig(type="json-file", config={"max-size": "4m", "max-file": "1"}),
                 ulimits=[docker.types.Ulimit(name="nofile", soft=1024, hard=1024),
@@ -278,8 +275,6 @@ class DockerSandbox:
     name = "docker"
 
     def __init__(self, settings: Settings | None = None) -> None:
-        from ..services.docker import docker_client
-
         self.settings = settings or load_settings(None)
         self.client = docker_client()
         self._image: str | None = None
@@ -297,9 +292,7 @@ class DockerSandbox:
         """The sandbox image for this Python image and these pinned dependencies, built once."""
         import docker.errors
 
-        from ..services.docker import DockerServices
-
-        base = DockerServices(self.settings).image_for("python")
+        base = resolve_image(self.client, self.settings, "python")
         pins = _pins()
         base_id = self.client.images.get(base).id
         tag = "backend-kit/sandbox:" + hashlib.sha256(f"{base_id}\n{pins}".encode()).hexdigest()[:12]
@@ -349,15 +342,8 @@ class DockerSandbox:
             raise InfrastructureError(f"could not create the grade's private network: {exc}") from None
 
     def reap(self) -> list[str]:
-        """Remove sandbox containers and networks left by runner processes that are gone."""
-
-        removed = []
-        for container in self.client.containers.list(all=True, filters={"label": "backend-kit.sandbox"}):
-            owner = container.labels.get("backend-kit.owner", "")
-            if owner.isdigit() and not pid_alive(int(owner)):
-                with contextlib.suppress(Exception):
-                    container.remove(force=True)
-                    removed.append(container.name)
+        """Remove sandbox containers, firewall rules and networks left by runner processes that are gone."""
+        removed = reap_sandboxes(self.client)
         if firewall_available():
             listing = subprocess.run(["iptables", "-w", "-S", "INPUT"], capture_output=True, text=True).stdout
             for line in listing.splitlines():
@@ -365,13 +351,4 @@ class DockerSandbox:
                 if match and not pid_alive(int(match.group(1))) and line.startswith("-A INPUT "):
                     _iptables("-D", "INPUT", *shlex.split(line[len("-A INPUT "):]))
                     removed.append("firewall rule")
-        for network in self.client.networks.list(filters={"label": LABEL}):
-            owner = network.attrs.get("Labels", {}).get("backend-kit.owner", "")
-            if owner.isdigit() and not pid_alive(int(owner)):
-                with contextlib.suppress(Exception):
-                    network.reload()
-                    for container in network.containers:
-                        network.disconnect(container, force=True)
-                    network.remove()
-                    removed.append(network.name)
         return removed

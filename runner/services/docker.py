@@ -5,7 +5,7 @@ kernel picks (discovered, never hard-coded), and are reused across grades and ru
 Readiness is a real connection (``SELECT 1``, ``PING``) polled with a timeout; a timeout attaches
 the container's logs to the error. If starting fails, the container is removed, then the error is
 raised (exit code 3: never a learner's zero). A container found stopped or killed is restarted.
-Per-grade isolation on top of the running servers is ``ServerServices``' job.
+Per-grade isolation on top of the running servers is ``ServerProvider``' job.
 """
 
 from __future__ import annotations
@@ -15,17 +15,28 @@ import secrets
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from ..containers import LABEL, docker_client, reap_exited, resolve_image
 from ..errors import InfrastructureError
-from ..settings import LOCAL_IMAGES, Settings
-from . import GradeServices
-from .server import ServerServices
+from ..settings import Settings
+from . import Container, GradeServices
+from .server import ServerProvider
 
-LABEL = "backend-kit.managed"
 READY_TIMEOUT = 60.0
+
+
+@dataclass(frozen=True)
+class ContainerStatus:
+    """One service container as `runner services status` and `runner doctor` show it."""
+
+    service: str  # postgres | redis
+    container: str
+    state: str  # absent | running | exited | ... (Docker's own words)
+    image: str = ""
+    port: str = ""
 
 
 @dataclass(frozen=True)
@@ -57,32 +68,16 @@ SPECS = {
 }
 
 
-def docker_client() -> Any:
-    """A Docker SDK client, or a one-line infrastructure error saying what to do."""
-    try:
-        import docker
-
-        client = docker.from_env(timeout=30)
-        client.ping()
-        return client
-    except Exception as exc:  # docker raises many types for "not there"
-        reason = str(exc).split("\n")[0][:160]
-        raise InfrastructureError(
-            f"Docker is not available ({reason}).",
-            hint="Start Docker (or check DOCKER_HOST), or grade on the embedded default with --provider embedded.",
-        ) from None
-
-
-class DockerServices:
-    """Starts or finds the service containers; hands out per-grade isolation through ServerServices."""
+class DockerProvider:
+    """Starts or finds the service containers; hands out per-grade isolation through ServerProvider."""
 
     name = "docker"
 
-    def __init__(self, settings: Settings, *, instance: str = "default") -> None:
+    def __init__(self, settings: Settings, *, instance: str = "default", client: Any = None) -> None:
         self.settings = settings
         self.instance = instance
-        self._client: Any = None
-        self._server: ServerServices | None = None
+        self._client: Any = client
+        self._server: ServerProvider | None = None
         self._urls: tuple[str, str] | None = None
         self._lock = threading.Lock()
         self.started: list[str] = []  # containers this object created (for tests and `services status`)
@@ -99,26 +94,8 @@ class DockerServices:
         return f"backend-kit-{service}" + ("" if self.instance == "default" else f"-{self.instance}")
 
     def image_for(self, service: str) -> str:
-        """The configured image; the locally built one when the default is absent and cannot be pulled."""
-        import docker.errors
-
-        image = self.settings.images[service]
-        with contextlib.suppress(docker.errors.ImageNotFound):
-            self.client.images.get(image)
-            return image
-        if service not in self.settings.explicit_images:
-            with contextlib.suppress(docker.errors.ImageNotFound):
-                self.client.images.get(LOCAL_IMAGES[service])
-                return LOCAL_IMAGES[service]
-        try:
-            self.client.images.pull(image)
-            return image
-        except docker.errors.APIError as exc:
-            raise InfrastructureError(
-                f"image {image} is not here and cannot be pulled ({str(exc).splitlines()[0][:120]}).",
-                hint="Without a registry, build local images with `images/build-local.sh` "
-                f"(they are used automatically), or set BACKEND_KIT_{service.upper()}_IMAGE.",
-            ) from None
+        """The image this provider runs for ``service`` (see ``containers.resolve_image``)."""
+        return resolve_image(self.client, self.settings, service)
 
     def find(self, service: str) -> Any:
         import docker.errors
@@ -246,7 +223,7 @@ class DockerServices:
             self._wait_ready(containers, urls, created)
             if created or restarted or self._server is None or urls != self._urls:
                 # A new or restarted server has lost its tmpfs data: forget templates and slots.
-                self._server = ServerServices(urls[0], urls[1], name="docker")
+                self._server = ServerProvider(urls[0], urls[1], name="docker")
                 self._urls = urls
             return urls
 
@@ -262,35 +239,40 @@ class DockerServices:
         self._urls = None
         return removed
 
-    def status(self) -> list[dict[str, str]]:
+    def status(self) -> list[ContainerStatus]:
+        """Each service container: its name, state, image and the loopback port it publishes."""
         rows = []
         for service in ("postgres", "redis"):
             container = self.find(service)
             if container is None:
-                rows.append({"service": service, "container": self.container_name(service), "state": "absent"})
+                rows.append(ContainerStatus(service, self.container_name(service), "absent"))
                 continue
             port = ""
             if container.status == "running":
                 with contextlib.suppress(InfrastructureError):
                     port = str(self._host_port(container, service))
-            rows.append({"service": service, "container": container.name, "state": container.status,
-                         "image": str(container.attrs.get("Config", {}).get("Image", "")), "port": port})
+            rows.append(ContainerStatus(service, container.name, container.status,
+                                        str(container.attrs.get("Config", {}).get("Image", "")), port))
         return rows
+
+    def health(self) -> tuple[dict[str, str], list[str]]:
+        """Start (or reuse) the servers and answer their versions and the grade objects left behind."""
+        self.up()
+        server = self._server
+        assert server is not None
+        server.prepare()
+        return server.versions, server.leftovers()
 
     def reap(self) -> list[str]:
         """Remove exited containers carrying our label (leftovers of a crash), and dead grades' objects."""
-        removed = []
-        for container in self.client.containers.list(all=True, filters={"label": LABEL}):
-            if container.status in ("exited", "dead", "created"):
-                container.remove(force=True)
-                removed.append(container.name)
+        removed = reap_exited(self.client)
         if self._server is not None:
             removed.extend(self._server.reap())
         return removed
 
     # ------------------------------------------------------------------ the provider interface
 
-    def _ensure(self) -> ServerServices:
+    def _ensure(self) -> ServerProvider:
         """Running and answering? (cheap when they are: two inspect calls)."""
         healthy = self._server is not None and all(
             (c := self.find(s)) is not None and c.status == "running" for s in ("postgres", "redis")
@@ -312,14 +294,12 @@ class DockerServices:
             server = self._ensure()
             services = server.acquire(workdir, database=database, redis=redis, template=template,
                                       listen_host=listen_host)
-        handle = dict(services.handle)
+        containers = {}
         if database:
-            handle["postgres_container"] = self.container_name("postgres")
+            containers["DATABASE_URL"] = Container(self.container_name("postgres"), 5432)
         if redis:
-            handle["redis_container"] = self.container_name("redis")
-        return GradeServices(services.backend, services.database_url, services.redis_url,
-                             {**services.details, "provider": "docker"}, services.judge_database_url,
-                             services.judge_redis_url, handle)
+            containers["REDIS_URL"] = Container(self.container_name("redis"), 6379)
+        return replace(services, details={**services.details, "provider": "docker"}, containers=containers)
 
     def release(self, services: GradeServices) -> None:
         if self._server is not None:

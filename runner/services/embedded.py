@@ -11,6 +11,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from ..catalog import Backend
 from ..errors import InfrastructureError
 from . import GradeServices
 
@@ -35,7 +36,7 @@ class EmbeddedProvider:
         if redis:
             redis_url = self._start_redis(listen_host)
             details["redis"] = "fakeredis"
-        return GradeServices("embedded", database_url, redis_url, details)
+        return GradeServices(Backend.EMBEDDED, database_url, redis_url, details)
 
     def _start_redis(self, host: str) -> str:
         try:
@@ -66,4 +67,4 @@ class EmbeddedProvider:
 
     def close(self) -> None:
         for url in list(self._servers):
-            self.release(GradeServices("embedded", None, url))
+            self.release(GradeServices(Backend.EMBEDDED, None, url))

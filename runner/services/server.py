@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlsplit, urlunsplit
 
+from ..catalog import Backend
 from ..errors import InfrastructureError
 from ..processes import pid_alive
 from . import GradeServices
@@ -62,7 +63,7 @@ def _with_credentials(url: str, user: str, password: str, path: str, scheme: str
     return urlunsplit((scheme or parts.scheme, netloc, path, "", ""))
 
 
-class ServerServices:
+class ServerProvider:
     """Hands out isolated databases and Redis slots on servers reached through admin URLs."""
 
     def __init__(self, postgres_url: str | None, redis_url: str | None, *, name: str = "url") -> None:
@@ -127,6 +128,11 @@ class ServerServices:
 
     # ------------------------------------------------------------------ preparation
 
+    @property
+    def versions(self) -> dict[str, str]:
+        """The servers' versions ("database": "postgresql 15.4", ...), known once ``prepare`` ran."""
+        return dict(self._versions)
+
     def prepare(self) -> None:
         """Once per provider: lock down other databases, learn the slot count, reap leftovers."""
         with self._lock:
@@ -177,7 +183,7 @@ class ServerServices:
             if database:
                 if not self.postgres_url:
                     raise InfrastructureError("this exercise needs a database, but no PostgreSQL URL is set",
-                                              hint="Pass --database-url, or use --backend docker.")
+                                              hint="Pass --database-url, or use --provider docker.")
                 with self._pg() as conn:
                     source = self._ensure_template(conn, template)
                     conn.execute(  # name and password are hex: nothing to quote
@@ -199,7 +205,7 @@ class ServerServices:
             if redis:
                 if not self.redis_url:
                     raise InfrastructureError("this exercise needs Redis, but no Redis URL is set",
-                                              hint="Pass --redis-url, or use --backend docker.")
+                                              hint="Pass --redis-url, or use --provider docker.")
                 slot = self._claim_slot(name)
                 handle["slot"] = str(slot)
                 client = self._redis()
@@ -212,9 +218,10 @@ class ServerServices:
                 judge_redis_url = urlunsplit((admin_redis.scheme, admin_redis.netloc, f"/{slot}", "", ""))
                 details["redis"] = self._versions.get("redis", "redis")
         except BaseException:
-            self.release(GradeServices("server", handle=handle))
+            self.release(GradeServices(Backend.SERVER, handle=handle))
             raise
-        return GradeServices("server", database_url, redis_url, details, judge_database_url, judge_redis_url, handle)
+        return GradeServices(Backend.SERVER, database_url, redis_url, details, judge_database_url, judge_redis_url,
+                             handle)
 
     def _claim_slot(self, owner: str) -> int:
         client = self._redis()
