@@ -28,7 +28,7 @@ import pytest
 
 from .. import kinds, protocol, wire
 from ..processes import make_undumpable
-from ..results import CheckSpec, CheckStatus
+from ..results import CheckSpec, CheckStatus, Outcome
 from .mismatch import Mismatch
 
 make_undumpable()
@@ -52,7 +52,9 @@ CHECK_BUGS: tuple[type[BaseException], ...] = (NameError, ImportError, SyntaxErr
 class JudgeState:
     fd: int | None
     failed_gates: list[str] = field(default_factory=list)
-    phases: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: Per check: when it started, and the first outcome one of its phases raised.
+    started: dict[str, float] = field(default_factory=dict)
+    outcomes: dict[str, Outcome] = field(default_factory=dict)
     names: dict[str, str] = field(default_factory=dict)
     gates: set[str] = field(default_factory=set)
     endpoint: wire.Endpoint | None = None
@@ -174,54 +176,48 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
         pytest.skip(f"Not run: it needs “{state.failed_gates[0]}” to pass first.")
 
 
-def _check_error(what: str) -> dict[str, Any]:
-    return {
-        "status": CheckStatus.CHECK_ERROR,
-        "message": f"This check is broken ({what[:400]}); this is not your fault.",
-        "hint": "Report it to whoever maintains the exercise; `runner validate` shows the same error.",
-    }
+def _check_error(what: str) -> Outcome:
+    return Outcome(
+        CheckStatus.CHECK_ERROR,
+        f"This check is broken ({what[:400]}); this is not your fault.",
+        hint="Report it to whoever maintains the exercise; `runner validate` shows the same error.",
+    )
 
 
-def describe_exception(exc: BaseException, when: str) -> dict[str, Any]:
-    """The outcome fields for a check that raised ``exc`` during its ``when`` phase."""
+def describe_exception(exc: BaseException, when: str) -> Outcome:
+    """The outcome of a check that raised ``exc`` during its ``when`` phase (setup, call, teardown)."""
     if isinstance(exc, Mismatch):
-        return {"status": CheckStatus.FAILED, "message": exc.message, "expected": exc.expected,
-                "actual": exc.actual, "sent": exc.sent, "hint": exc.hint}
+        return Outcome(CheckStatus.FAILED, exc.message, exc.expected, exc.actual, exc.sent, exc.hint)
     if isinstance(exc, protocol.RemoteError):
-        return {"status": CheckStatus.FAILED, "message": f"your code raised {exc}",
-                "actual": exc.details[-1500:] or None,
-                "hint": "The traceback above shows where in your code it happened."}
+        return Outcome(CheckStatus.FAILED, f"your code raised {exc}", actual=exc.details[-1500:] or None,
+                       hint="The traceback above shows where in your code it happened.")
     if isinstance(exc, pytest.skip.Exception):
-        return {"status": CheckStatus.SKIPPED, "message": str(exc.msg)}
+        return Outcome(CheckStatus.SKIPPED, str(exc.msg))
     if isinstance(exc, pytest.fail.Exception):
-        return {"status": CheckStatus.FAILED, "message": str(exc.msg)}
+        return Outcome(CheckStatus.FAILED, str(exc.msg))
     if isinstance(exc, AssertionError):
-        return {"status": CheckStatus.FAILED, "message": str(exc) or "The check's expectation was not met."}
+        return Outcome(CheckStatus.FAILED, str(exc) or "The check's expectation was not met.")
     if isinstance(exc, CHECK_BUGS):
         return _check_error(f"{type(exc).__name__}: {exc}")
     if isinstance(exc, pytest.FixtureLookupError | pytest.UsageError):
         # A fixture that does not exist (one another kind provides, or a typo in the check).
         first = (str(exc).strip().splitlines() or [""])[0]
         return _check_error(f"it asks for a fixture that cannot be set up: {first}")
-    return {
-        "status": CheckStatus.ERROR,
-        "message": f"The check could not complete: {type(exc).__name__}: {exc}"[:500],
-        "hint": "This usually means a response or return value had an unexpected shape.",
-    }
+    return Outcome(CheckStatus.ERROR, f"The check could not complete: {type(exc).__name__}: {exc}"[:500],
+                   hint="This usually means a response or return value had an unexpected shape.")
 
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
     report = yield
     state = item.config.stash[STATE_KEY]
-    phases = state.phases.setdefault(item.nodeid, {"start": time.monotonic()})
-    if call.excinfo is not None and "outcome" not in phases:
-        phases["outcome"] = describe_exception(call.excinfo.value, call.when)
+    started = state.started.setdefault(item.nodeid, time.monotonic())
+    if call.excinfo is not None and item.nodeid not in state.outcomes:
+        state.outcomes[item.nodeid] = describe_exception(call.excinfo.value, call.when)
     if call.when == "teardown":
-        outcome = phases.get("outcome") or {"status": CheckStatus.PASSED, "message": ""}
-        finished = wire.CheckFinished(
-            item.nodeid, outcome["status"], str(outcome.get("message") or ""), outcome.get("expected"),
-            outcome.get("actual"), outcome.get("sent"), outcome.get("hint"), time.monotonic() - phases["start"])
+        outcome = state.outcomes.get(item.nodeid) or Outcome(CheckStatus.PASSED)
+        finished = wire.CheckFinished(item.nodeid, outcome.status, outcome.message, outcome.expected,
+                                      outcome.actual, outcome.sent, outcome.hint, time.monotonic() - started)
         state.emit(finished)
         if item.nodeid in state.gates and finished.status is not CheckStatus.PASSED:
             state.failed_gates.append(state.names.get(item.nodeid, item.name))
