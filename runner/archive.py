@@ -83,11 +83,28 @@ class Limits:
 
 
 @dataclass(frozen=True)
+class Rejection:
+    """An entry that was left out: its name in the archive (as stored) and why."""
+
+    name: str
+    reason: str
+
+    @property
+    def message(self) -> str:
+        return f"rejected '{_shown(self.name)}': {self.reason}"
+
+
+@dataclass(frozen=True)
 class Unpacked:
-    """Where the submission now is, and one learner-facing message per entry that was left out."""
+    """Where the submission now is, and the entries that were left out."""
 
     folder: Path
-    rejected: tuple[str, ...]
+    rejections: tuple[Rejection, ...] = ()
+
+    @property
+    def rejected(self) -> tuple[str, ...]:
+        """One learner-facing message per entry that was left out."""
+        return tuple(r.message for r in self.rejections)
 
 
 class ArchiveError(Exception):
@@ -439,7 +456,7 @@ class _Extraction:
     def __init__(self, root: Path, limits: Limits) -> None:
         self.root = root
         self.limits = limits
-        self.rejected: list[str] = []
+        self.rejected: list[Rejection] = []
         self.entries = 0
         self.meaningful = 0
         self.total = 0
@@ -466,7 +483,7 @@ class _Extraction:
             self._add_file(entry, parts)
 
     def _reject(self, name: str, reason: str) -> None:
-        self.rejected.append(f"rejected '{_shown(name)}': {reason}")
+        self.rejected.append(Rejection(name, reason))
 
     def _count(self, size: int) -> None:
         """Bytes decompressed so far (or claimed by a member refused unread): the bomb check."""

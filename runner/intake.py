@@ -78,10 +78,14 @@ def read_submission(exercise: Exercise, path: Path, scratch: Path | None = None)
             return Submission.of({}, (Problem(Category.REJECTED_FILE, textsafe.short(str(exc))),))
         folder = unpacked.folder
         declared = set(exercise.meta.files)
-        for message in unpacked.rejected:
-            blocking = any(f"'{name}'" in message for name in declared)
+        # Declared names as they would appear in the archive: under its one top folder, if it has one.
+        top = "/".join(unpacked.folder.relative_to(scratch).parts)
+        wanted = {f"{top}/{name}" if top else name for name in declared}
+        for rejection in unpacked.rejections:
+            parts = [part for part in rejection.name.replace("\\", "/").split("/") if part not in ("", ".")]
+            blocking = "/".join(parts) in wanted
             category = Category.REJECTED_FILE if blocking else Category.IGNORED_FILE
-            problems.append(Problem(category, textsafe.short(message)))
+            problems.append(Problem(category, textsafe.short(rejection.message)))
         if any(p.category is Category.REJECTED_FILE for p in problems):
             return Submission.of({}, problems)
     files, found = _read_folder(exercise, folder, path.name)
