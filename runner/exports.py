@@ -243,6 +243,7 @@ _JUNIT_OUTCOME: Final = {
     CheckStatus.ERROR: "error",
     CheckStatus.TIMEOUT: "error",
     CheckStatus.NOT_RUN: "error",
+    CheckStatus.CHECK_ERROR: "error",
     CheckStatus.SKIPPED: "skipped",
 }
 

@@ -26,6 +26,7 @@ SYMBOL = {
     CheckStatus.TIMEOUT: ("⏱", "red"),
     CheckStatus.SKIPPED: ("-", "yellow"),
     CheckStatus.NOT_RUN: ("-", "yellow"),
+    CheckStatus.CHECK_ERROR: ("⚠", "magenta"),  # the check is broken: not the learner's doing
 }
 
 

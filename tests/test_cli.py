@@ -117,6 +117,8 @@ def test_a_crashing_check_is_the_checks_error_not_the_learners(cli, hello):
     assert all("not your fault" in c["message"] for c in broken)
     assert "NameError" in broken[0]["message"] and "fixture" in broken[1]["message"]
     assert "crashed" in result.stderr
+    plain = cli.invoke(main, ["grade", "01-hello", "--submission", str(hello.solution_dir)])
+    assert plain.exit_code == 3 and "This check is broken" in plain.stdout and "Traceback" not in plain.output
     validation = cli.invoke(main, ["validate", "01-hello", "--json"])
     assert validation.exit_code == 1
     (found,) = json.loads(validation.stdout)

@@ -39,3 +39,12 @@ def test_another_format_version_is_refused(version):
     document["format_version"] = version
     with pytest.raises(ValueError, match="format_version"):
         GradeReport.from_dict(document)
+
+
+def test_every_check_status_can_be_rendered_and_exported():
+    """A status the terminal report or JUnit cannot show would crash the renderer (a bug of the kit)."""
+    from runner.exports import _JUNIT_OUTCOME
+    from runner.report import SYMBOL
+
+    assert set(SYMBOL) == set(CheckStatus)
+    assert set(_JUNIT_OUTCOME) == set(CheckStatus) - {CheckStatus.PASSED}
