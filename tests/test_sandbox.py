@@ -101,10 +101,10 @@ def test_docker_sandbox_without_docker_is_an_infrastructure_error(hello, monkeyp
     result = CliRunner().invoke(main, ["grade", "01-hello", "--submission", str(hello.solution_dir),
                                        "--sandbox", "docker", "--json"])
     assert result.exit_code == 3
-    document = json.loads(result.output)
-    assert document["category"] == "infrastructure"
-    assert "Docker is not available" in document["message"]
-    assert "never falls back" in document["hint"]
+    error = json.loads(result.output)["error"]
+    assert error["kind"] == "infrastructure"
+    assert "Docker is not available" in error["message"]
+    assert "never falls back" in error["hint"]
 
 
 @pytest.mark.parametrize("confined", [True, False], ids=["bubblewrap", "plain"])

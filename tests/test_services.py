@@ -97,7 +97,7 @@ def test_hostile_neighbour_does_not_change_an_honest_grade(hello, submit, docker
     results = {}
 
     def run(label, folder):
-        results[label] = Grader(hello, docker_services).grade(folder)
+        results[label] = Grader(hello, docker_services).grade_folder(folder)
 
     threads = [
         threading.Thread(target=run, args=("honest", honest_folder)),
