@@ -217,7 +217,6 @@ class Grader:
             spec = replace(judge_spec, impl_host=box.service_host, impl_port=self._impl_port(box),
                            done=session.done, failed_gates=tuple(session.failed_gates))
             learner_config = box.learner_services(services)
-            session.begin_attempt(time.monotonic())
             env = clean_environment(learner_config, tmpdir=workdir / "tmp", home=workdir / "workspace")
             try:
                 learner = box.launch(workdir, self._host_spec(learner_config), env)
@@ -226,6 +225,8 @@ class Grader:
             learners.append(learner)
             attempt = _Attempt(learner, start_judge(self.exercise.checks_dir, workdir / "judge", spec),
                                learner_config, learner.ready_fd)
+            # Start-up is timed from here: launching a container is the sandbox's cost, not the learner's.
+            session.begin_attempt(time.monotonic())
             try:
                 end = self._watch(workdir, attempt, session)
                 if end in NEEDS_MANIFEST:
