@@ -230,6 +230,9 @@ class Grader:
             try:
                 end = self._watch(workdir, attempt, session)
                 if end in NEEDS_MANIFEST:
+                    # Stopped first: a program past the disk quota must not go on writing while the
+                    # judge is still listing its checks.
+                    learner.kill()
                     self._await_manifest(attempt.judge, attempt.judge_lines, session)
             finally:
                 self._close_ready(attempt)

@@ -62,6 +62,7 @@ CHECK_TIMEOUT = 3
 MIB = 1024 * 1024
 FILE_LIMIT = 64 * MIB  # RLIMIT_FSIZE in both sandboxes, and the size of the container's tmpfs
 DISK_QUOTA = 256 * MIB  # per grade, on the host-backed folders (README), watched four times a second
+CONTAINER_MEMORY = 512 * MIB  # the docker sandbox's memory limit, without swap (runner.sandbox.docker.HARDENING)
 CHECK_NAMES = ("test_hello", "test_body", "test_counts_hits", "test_writes_database", "test_slow",
                "test_still_alive")
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
@@ -606,6 +607,57 @@ def check_replacement_characters(report: GradeReport, sandbox: str, outside: Pat
     assert "after-garbage" in report.output
 
 
+def check_memory_bomb_at_import(report: GradeReport, kind: str, outside: Path) -> None:
+    """Each sandbox's own memory limit stopped the bomb (see MEMORY_BOMB): the container's kills it
+    while it writes BOMB_WRITES; RLIMIT_AS refuses the address space it asks for next."""
+    message = report.problems[0].message if report.problems else ""
+    if kind == "docker":
+        assert categories(report) == {Category.CRASH}, report.problems
+        assert "exit code 137" in message, message  # SIGKILL: the kernel's OOM killer
+        assert "BOMB wrote" not in report.output, report.output[:2000]
+    else:
+        assert categories(report) == {Category.IMPORT_ERROR}, report.problems
+        assert "MemoryError" in message, message
+        assert f"BOMB wrote {BOMB_WRITES >> 20} MiB" in report.output, report.output[:2000]
+
+
+def check_memory_error_in_a_handler(report: GradeReport, kind: str, outside: Path) -> None:
+    """GET /slow failed because RLIMIT_AS refused the bomb's memory (a 500), not for any other reason."""
+    assert "MemoryError" in report.output and "BOMB wrote 0 MiB" in report.output, report.output[:2000]
+
+
+#: Memory the bomb writes (every page touched: real memory): well past the container's limit, as just
+#: past it the kernel first evicts the app's own code pages and it crawls (a race with the check's
+#: timeout) before the OOM killer acts. Writing pages costs time (1 to 2 GB/s here, far less on a cold
+#: virtual machine), so it writes no more than that: filling RLIMIT_AS's 4 GiB that way took 3 to 13 s,
+#: a race with the 6 s start-up limit.
+BOMB_WRITES = CONTAINER_MEMORY + 256 * MIB
+
+#: A memory bomb that reaches every sandbox's limit in well under a second, whatever the machine's
+#: speed: it writes ``written`` MiB (BOMB_WRITES: the docker sandbox's cgroup limit kills it there),
+#: then asks for address space that doubles each time (up to 64 GiB), never written: bytes(n) is
+#: mapped lazily, so RLIMIT_AS (4 GiB, both sandboxes) refuses it at once, with room left for the
+#: traceback.
+MEMORY_BOMB = '''
+import time
+
+
+def bomb(written):
+    started = time.monotonic()
+    hoard = []
+    try:
+        for _ in range(written // 64):
+            hoard.append(b"\\1" * (64 * 1024 * 1024))
+        print(f"BOMB wrote {len(hoard) * 64} MiB in {time.monotonic() - started:.2f} s", flush=True)
+        size = 256 * 1024 * 1024
+        for _ in range(8):
+            hoard.append(bytes(size))
+            size *= 2
+    finally:
+        print(f"BOMB stopped after {time.monotonic() - started:.2f} s", flush=True)
+    return hoard
+'''
+
 FILL_DISK = '''
 import os
 import tempfile
@@ -929,16 +981,19 @@ for folder in hidden_folders():
          checks=STARTER_VERDICT),
     Case(
         "memory-bomb-at-import",
-        "HOARD = []\nfor _ in range(32):  # 8 GiB\n    HOARD.append(b'\\1' * (256 * 1024 * 1024))\n" + HELLO_STARTER,
+        MEMORY_BOMB + f"HOARD = bomb({BOMB_WRITES >> 20})\n" + HELLO_STARTER,
         status=Status.ERROR,
-        problems=frozenset({Category.IMPORT_ERROR, Category.CRASH, Category.LIMIT_EXCEEDED}),
-        checks={"test_hello": CheckStatus.NOT_RUN},
+        problems=frozenset({Category.IMPORT_ERROR, Category.CRASH}),  # which one: check_memory_bomb_at_import
+        checks={"test_hello": CheckStatus.NOT_RUN}, extra_check=check_memory_bomb_at_import,
     ),
     Case(
         "memory-bomb-in-a-handler-of-a-correct-app",
-        solution_with_slow("hoard = [b'\\1' * (256 * 1024 * 1024) for _ in range(32)]\nreturn jsonify(ok=len(hoard))"),
-        score=(FULL - 2, FULL - 1), not_passed=("test_slow",),
-        checks={"test_hello": CheckStatus.PASSED, "test_writes_database": CheckStatus.PASSED},
+        # Address space only, refused by RLIMIT_AS in both sandboxes: a container killed by its memory
+        # limit mid-grade (proven at import) leaves the next checks to Docker's network teardown (a
+        # refused connection, or one that hangs until the check's timeout and a restart), a race.
+        MEMORY_BOMB + solution_with_slow("hoard = bomb(0)\nreturn jsonify(ok=len(hoard))"),
+        score=FULL - 1, status=Status.FAIL, problems=NO_PROBLEMS,
+        checks={**FULL_VERDICT, "test_slow": CheckStatus.FAILED}, extra_check=check_memory_error_in_a_handler,
     ),
     Case("infinite-loop-in-create_app", solution_with_create_app("while True:\n    pass"), status=Status.ERROR,
          problems=TIMEOUT_ONLY, checks={"test_hello": CheckStatus.NOT_RUN}, max_seconds=TIME_LIMIT / 3 + 8),
@@ -964,21 +1019,21 @@ for number in range(1, signal.NSIG):
         "deadlocked-threads-in-a-handler",
         solution_with_slow("""
 import threading
-import time
 
 first, second = threading.Lock(), threading.Lock()
+both_hold_one = threading.Barrier(2)  # not a sleep: each takes its second lock only once the other holds it
 
 
 def one():
     with first:
-        time.sleep(0.1)
+        both_hold_one.wait()
         with second:
             pass
 
 
 def two():
     with second:
-        time.sleep(0.1)
+        both_hold_one.wait()
         with first:
             pass
 
@@ -1011,8 +1066,21 @@ threading.Thread(target=forever).start()  # not a daemon: it would keep the proc
     ),
     Case(
         "hundreds-of-megabytes-on-stdout",
-        "import sys\nfor _ in range(200):\n    sys.stdout.write('y' * (1024 * 1024))\nsys.stdout.flush()\n"
-        + HELLO_SOLUTION,
+        # On a thread, while the app starts and is graded: 200 MiB through the docker daemon's log and
+        # attach stream took up to 3.7 s on a loaded machine, a race with the 6 s start-up limit at import.
+        """
+import sys
+import threading
+
+
+def flood():
+    for _ in range(200):
+        sys.stdout.write("y" * (1024 * 1024))
+    sys.stdout.flush()
+
+
+threading.Thread(target=flood, daemon=True).start()
+""" + HELLO_SOLUTION,
         score=FULL, status=Status.PASS, checks=FULL_VERDICT, extra_check=check_truncated_output,
         honest_after=False,
     ),
