@@ -17,7 +17,7 @@ live here, where a table test can drive them in milliseconds:
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from . import textsafe
 from .results import Category, CheckSpec, CheckStatus, Outcome, Problem
@@ -165,15 +165,9 @@ class GradeSession:
             self.current = event.id
             self.current_deadline = now + self._timeout_of(event.id) if self.learner_ready else None
         elif isinstance(event, CheckFinished):
-            self.recorded[event.id] = Outcome(
-                status=event.status,
-                message=textsafe.short(event.message, 1000),
-                expected=_short(event.expected),
-                actual=_short(event.actual),
-                sent=_short(event.sent),
-                hint=_short(event.hint),
-                duration=event.duration,
-            )
+            o = event.outcome
+            self.recorded[event.id] = replace(o, message=textsafe.short(o.message, 1000), expected=_short(o.expected),
+                                              actual=_short(o.actual), sent=_short(o.sent), hint=_short(o.hint))
             spec = self._spec(event.id)
             if spec is not None and spec.gate and event.status is not CheckStatus.PASSED:
                 self.failed_gates.append(spec.name)

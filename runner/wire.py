@@ -29,7 +29,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeAlias
 
-from .results import Category, CheckSpec, CheckStatus
+from .results import Category, CheckSpec, CheckStatus, Outcome
 
 #: Longest line a reader keeps while waiting for its end; a channel flooded without newlines
 #: cannot grow the reader's memory past this.
@@ -315,18 +315,16 @@ class CheckFinished:
     """One check's outcome as the judge saw it (``duration`` in seconds)."""
 
     id: str
-    status: CheckStatus
-    message: str = ""
-    expected: str | None = None
-    actual: str | None = None
-    sent: str | None = None
-    hint: str | None = None
-    duration: float = 0.0
+    outcome: Outcome
+
+    @property
+    def status(self) -> CheckStatus:
+        return self.outcome.status
 
     def to_wire(self) -> dict[str, Any]:
-        return {"event": "result", "id": self.id, "status": self.status.value, "message": self.message,
-                "expected": self.expected, "actual": self.actual, "sent": self.sent, "hint": self.hint,
-                "duration": self.duration}
+        o = self.outcome
+        return {"event": "result", "id": self.id, "status": o.status.value, "message": o.message,
+                "expected": o.expected, "actual": o.actual, "sent": o.sent, "hint": o.hint, "duration": o.duration}
 
 
 @dataclass(frozen=True)
@@ -377,9 +375,10 @@ def parse_judge_event(data: bytes | str) -> JudgeEvent | None:
             return None
         if check_id is None:
             return None
-        return CheckFinished(check_id, status, str(raw.get("message") or ""), _optional_text(raw.get("expected")),
-                             _optional_text(raw.get("actual")), _optional_text(raw.get("sent")),
-                             _optional_text(raw.get("hint")), _float(raw.get("duration"), 0.0) or 0.0)
+        return CheckFinished(check_id, Outcome(
+            status, str(raw.get("message") or ""), _optional_text(raw.get("expected")),
+            _optional_text(raw.get("actual")), _optional_text(raw.get("sent")), _optional_text(raw.get("hint")),
+            _float(raw.get("duration"), 0.0) or 0.0))
     if event == "collect_error":
         return CollectError(str(raw.get("where", "")), str(raw.get("details", "")))
     return None

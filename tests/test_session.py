@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import pytest
 
 from runner import wire
-from runner.results import Category, CheckSpec, CheckStatus
+from runner.results import Category, CheckSpec, CheckStatus, Outcome
 from runner.scoring import score_checks
 from runner.session import NEEDS_MANIFEST, AttemptEnd, GradeSession, describe_exit, startup_limit
 
@@ -22,7 +22,7 @@ MANIFEST = wire.Manifest((A, B, C))
 
 
 def finished(check: CheckSpec, status: CheckStatus = CheckStatus.PASSED) -> wire.CheckFinished:
-    return wire.CheckFinished(check.id, status)
+    return wire.CheckFinished(check.id, Outcome(status))
 
 
 @dataclass(frozen=True)

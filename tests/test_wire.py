@@ -8,7 +8,7 @@ import random
 import pytest
 
 from runner import wire
-from runner.results import Category, CheckSpec, CheckStatus
+from runner.results import Category, CheckSpec, CheckStatus, Outcome
 
 MESSAGES = [
     (wire.HostSpec("wsgi", "app:create_app", (), {"DATABASE_URL": "sqlite:///x"}, {"as": 1 << 32}, (), "0.0.0.0"),
@@ -23,9 +23,9 @@ MESSAGES = [
     (wire.Manifest((CheckSpec("f.py::test_a", "A", 2, task=1, gate=True, visible=True, timeout=4.0),
                     CheckSpec("f.py::test_b[x]", "B {x}", 1))), wire.parse_judge_event),
     (wire.CheckStarted("f.py::test_a"), wire.parse_judge_event),
-    (wire.CheckFinished("f.py::test_a", CheckStatus.FAILED, "wrong", "1", "2", "GET /", "try", 0.25),
+    (wire.CheckFinished("f.py::test_a", Outcome(CheckStatus.FAILED, "wrong", "1", "2", "GET /", "try", 0.25)),
      wire.parse_judge_event),
-    (wire.CheckFinished("f.py::test_b", CheckStatus.CHECK_ERROR), wire.parse_judge_event),
+    (wire.CheckFinished("f.py::test_b", Outcome(CheckStatus.CHECK_ERROR)), wire.parse_judge_event),
     (wire.CollectError("f.py", "SyntaxError"), wire.parse_judge_event),
     (wire.TestOutcome("test_x.py::test_one", "failed", "call", ""), wire.parse_test_outcome),
 ]

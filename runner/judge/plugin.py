@@ -20,7 +20,7 @@ import select
 import time
 import types
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -216,8 +216,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         state.outcomes[item.nodeid] = describe_exception(call.excinfo.value, call.when)
     if call.when == "teardown":
         outcome = state.outcomes.get(item.nodeid) or Outcome(CheckStatus.PASSED)
-        finished = wire.CheckFinished(item.nodeid, outcome.status, outcome.message, outcome.expected,
-                                      outcome.actual, outcome.sent, outcome.hint, time.monotonic() - started)
+        finished = wire.CheckFinished(item.nodeid, replace(outcome, duration=time.monotonic() - started))
         state.emit(finished)
         if item.nodeid in state.gates and finished.status is not CheckStatus.PASSED:
             state.failed_gates.append(state.names.get(item.nodeid, item.name))
