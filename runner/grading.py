@@ -17,6 +17,7 @@ SIGKILL of whole process groups.
 
 from __future__ import annotations
 
+import functools
 import os
 import select
 import shutil
@@ -130,7 +131,7 @@ class Grader:
 
     def _report(self, submission: Submission, services: GradeServices, session: GradeSession,
                 learners: list[LearnerProcess], seed: int, duration: float) -> GradeReport:
-        redact = self._redactor()
+        redact = self._redactor
         output, truncated = self._output(learners, redact)
         assert session.manifest is not None
         return build_report(
@@ -154,8 +155,10 @@ class Grader:
         """What learner code must not see: every exercise's folder (hidden checks) and the solutions."""
         return [self.exercise.root.parent.resolve(), self.exercise.solutions_root.resolve()]
 
+    @functools.cached_property
     def _redactor(self) -> textsafe.Redactor:
-        """Hidden check files and the reference solution: never to be echoed back to a learner."""
+        """Hidden check files and the reference solution: never to be echoed back to a learner (read
+        once per Grader, like the exercise hash: a Grader grades the exercise as it was when made)."""
         texts = []
         for folder in (self.exercise.checks_dir, self.exercise.solution_dir):
             if folder.is_dir():
