@@ -40,7 +40,7 @@ from .sandbox.process import ProcessSandbox
 from .scoring import build_report
 from .services import GradeServices, ServiceProvider
 from .services.embedded import EmbeddedProvider
-from .session import NEEDS_MANIFEST, AttemptEnd, GradeSession
+from .session import BOOT_TIMEOUT, NEEDS_MANIFEST, AttemptEnd, GradeSession
 
 #: How often the disk quota is measured, and the longest a select waits (the quota needs a pulse).
 PULSE = 0.25
@@ -245,6 +245,11 @@ class Grader:
             learner.kill()
             if end is AttemptEnd.JUDGE_FAILED:
                 raise self._judge_failed(attempt.judge, session, "stopped before finishing")
+            if end is AttemptEnd.BOOT_FAILED:
+                raise InfrastructureError(
+                    f"The sandbox could not start the learner's program within {BOOT_TIMEOUT:g} s "
+                    "(before any of its code ran; this is not your fault).",
+                    hint="The machine may be overloaded: grade again, or with fewer grades at once.")
             if not session.resumes(end):
                 return
 
@@ -293,13 +298,19 @@ class Grader:
             chunk = os.read(attempt.ready_fd, 65536)
         except BlockingIOError:  # a FIFO with nothing in it (the program died before writing)
             chunk = b""
-        lines = attempt.host_lines.feed(chunk)
-        report = next((r for r in map(wire.parse_host_report, lines) if r is not None), None)
-        if report is None and chunk and not final:
-            return None
-        self._close_ready(attempt)
-        if report is None:
+        report: wire.HostReport | None = None
+        for line in attempt.host_lines.feed(chunk):
+            report = wire.parse_host_report(line)
+            if isinstance(report, wire.HostBooted):
+                session.on_host_report(report, time.monotonic())
+            elif report is not None:
+                break
+        if not isinstance(report, wire.HostReady | wire.HostFailed):
+            if chunk and not final:
+                return None
+            self._close_ready(attempt)
             return session.on_host_died(attempt.learner.wait(2.0))
+        self._close_ready(attempt)
         if isinstance(report, wire.HostReady):
             attempt.judge.send_endpoint(wire.Endpoint(attempt.learner.address, report.port, attempt.learner_config))
         return session.on_host_report(report, time.monotonic())

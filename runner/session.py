@@ -6,8 +6,10 @@ when the next deadline is, or that the attempt ended and why (``AttemptEnd``). T
 live here, where a table test can drive them in milliseconds:
 
 - the grade's clock starts once the sandbox and services are ready (``start_clock``), not before;
-- start-up has its own limit (a third of the grade's, at most ``STARTUP_TIMEOUT``), and a check the
-  judge starts while the learner's program is still starting gets its clock only once it is ready;
+- start-up has its own limit (a third of the grade's, at most ``STARTUP_TIMEOUT``), counted from
+  when the host has booted (a container or a cold interpreter is the sandbox's cost; a host that
+  cannot boot within ``BOOT_TIMEOUT`` is the machine's fault), and a check the judge starts while
+  the learner's program is still starting gets its clock only once it is ready;
 - a check past its limit is a timeout, and grading resumes with the next check in a fresh attempt,
   keeping every result recorded before; a gate that did not pass skips what follows it;
 - past the grade's limit, the running check is a timeout and the rest is not run, but the report
@@ -21,10 +23,23 @@ from dataclasses import dataclass, field, replace
 
 from . import textsafe
 from .results import Category, CheckSpec, CheckStatus, Outcome, Problem
-from .wire import CheckFinished, CheckStarted, CollectError, HostFailed, HostReady, HostReport, JudgeEvent, Manifest
+from .wire import (
+    CheckFinished,
+    CheckStarted,
+    CollectError,
+    HostBooted,
+    HostFailed,
+    HostReady,
+    HostReport,
+    JudgeEvent,
+    Manifest,
+)
 
 #: The longest start-up any exercise allows, whatever its time limit.
 STARTUP_TIMEOUT = 20.0
+#: How long the sandbox may take to boot the learner host (a container, a cold interpreter) before
+#: the learner's start-up clock begins; past it, the machine is at fault, never the learner.
+BOOT_TIMEOUT = 30.0
 
 
 class AttemptEnd(enum.Enum):
@@ -32,6 +47,7 @@ class AttemptEnd(enum.Enum):
 
     FINISHED = "finished"  # the judge ran every check it was given
     STARTUP_FAILED = "startup_failed"  # the learner's program could not start
+    BOOT_FAILED = "boot_failed"  # the sandbox could not even start the host: the machine's fault
     CHECK_TIMEOUT = "check_timeout"  # a check ran past its limit; resume after it if checks remain
     GRADE_TIMEOUT = "grade_timeout"  # the grade's limit ran out
     LIMIT_EXCEEDED = "limit_exceeded"  # the program wrote past the disk quota
@@ -70,6 +86,8 @@ class GradeSession:
     learner_ready: bool = False
     #: The learner's program is still starting (its start-up report has not come).
     starting: bool = False
+    #: The host has said it is up (``HostBooted``): the start-up deadline is counted from then.
+    booted: bool = False
     grade_deadline: float | None = None
     startup_deadline: float | None = None
 
@@ -86,7 +104,9 @@ class GradeSession:
     def begin_attempt(self, now: float) -> None:
         self.learner_ready = False
         self.starting = True
-        self.startup_deadline = now + self.startup_limit
+        self.booted = False
+        # Until the host has booted, it may take BOOT_TIMEOUT; then the learner's start-up limit runs.
+        self.startup_deadline = now + BOOT_TIMEOUT
         self.current = self.current_deadline = None
 
     def next_deadline(self) -> float | None:
@@ -100,6 +120,8 @@ class GradeSession:
         """Deadlines passed by ``now``: start-up first, then the running check, then the grade."""
         if self.starting and self.startup_deadline is not None and now >= self.startup_deadline:
             self.starting = False
+            if not self.booted:
+                return AttemptEnd.BOOT_FAILED
             self.problems.append(Problem(
                 Category.TIMEOUT, f"Your code did not finish starting within {self.startup_limit:g} s.",
                 "Look for an infinite loop or a long-running call at the top level of a module."))
@@ -118,6 +140,11 @@ class GradeSession:
     # ------------------------------------------------------------------ the learner's program
 
     def on_host_report(self, report: HostReport, now: float) -> AttemptEnd | None:
+        if isinstance(report, HostBooted):
+            if self.starting and not self.booted:  # the first one only: later ones are the learner's
+                self.booted = True
+                self.startup_deadline = now + self.startup_limit
+            return None
         self.starting = False
         if isinstance(report, HostReady):
             self.learner_ready = True

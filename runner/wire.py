@@ -7,7 +7,8 @@ the other, not a grade that fails at run time.
 
 Who writes what::
 
-    runner  ──HostSpec (file)──▶  learner host  ──HostReady | HostFailed (ready channel)──▶ runner
+    runner  ──HostSpec (file)──▶  learner host  ──HostBooted, then HostReady | HostFailed
+                                                  (ready channel)──▶ runner
     runner  ──JudgeSpec (descriptor)──▶ judge   ──Manifest, CheckStarted, CheckFinished,
                                                   CollectError (results channel)──▶ runner
     runner  ──Endpoint (endpoint channel)──▶ judge
@@ -147,6 +148,15 @@ def parse_host_spec(data: bytes | str) -> HostSpec | None:
 
 
 @dataclass(frozen=True)
+class HostBooted:
+    """The interpreter and the runner's host are up, and no learner code has run yet: the learner's
+    start-up time begins now (booting a container or a cold interpreter is the sandbox's cost)."""
+
+    def to_wire(self) -> dict[str, Any]:
+        return {"event": "booted"}
+
+
+@dataclass(frozen=True)
 class HostReady:
     """The learner's code imported and started; it listens on ``port``."""
 
@@ -168,13 +178,15 @@ class HostFailed:
         return {"event": "error", "category": self.category.value, "message": self.message, "details": self.details}
 
 
-HostReport: TypeAlias = HostReady | HostFailed
+HostReport: TypeAlias = HostBooted | HostReady | HostFailed
 
 
 def parse_host_report(data: bytes | str) -> HostReport | None:
     raw = _line(data)
     if raw is None:
         return None
+    if raw.get("event") == "booted":
+        return HostBooted()
     if raw.get("event") == "ready":
         port = _int(raw.get("port"))
         return HostReady(port) if port is not None and 0 < port < 65536 else None

@@ -13,7 +13,7 @@ import pytest
 from runner import wire
 from runner.results import Category, CheckSpec, CheckStatus, Outcome
 from runner.scoring import score_checks
-from runner.session import NEEDS_MANIFEST, AttemptEnd, GradeSession, describe_exit, startup_limit
+from runner.session import BOOT_TIMEOUT, NEEDS_MANIFEST, AttemptEnd, GradeSession, describe_exit, startup_limit
 
 A = CheckSpec("c.py::test_a", "A", 2, gate=True, timeout=3.0)
 B = CheckSpec("c.py::test_b", "B", 1, timeout=3.0)
@@ -35,8 +35,11 @@ class Row:
     recorded: dict[str, CheckStatus]
     problems: tuple[Category, ...] = ()
     time_limit: float = 40.0
+    #: The host reports it has booted at once (the usual case) unless a row says when.
+    boots_at_once: bool = True
 
 
+BOOTED = wire.HostBooted()
 READY = wire.HostReady(5000)
 TICK = None
 
@@ -64,6 +67,16 @@ ROWS = [
     Row("a host that cannot import the learner's code fails start-up with its category",
         ((0, MANIFEST), (1, wire.HostFailed(Category.IMPORT_ERROR, "importing app raised KeyError"))),
         AttemptEnd.STARTUP_FAILED, {}, (Category.IMPORT_ERROR,)),
+    Row("booting the host is not on the learner's clock: start-up is counted from the boot",
+        ((0, MANIFEST), (startup_limit(40) + 1, TICK), (20, BOOTED), (20 + startup_limit(40) - 0.01, TICK),
+         (20 + startup_limit(40), TICK)),
+        AttemptEnd.STARTUP_FAILED, {}, (Category.TIMEOUT,), boots_at_once=False),
+    Row("a host that never boots is the machine's fault, with no problem for the learner",
+        ((0, MANIFEST), (BOOT_TIMEOUT - 0.01, TICK), (BOOT_TIMEOUT, TICK)),
+        AttemptEnd.BOOT_FAILED, {}, (), boots_at_once=False),
+    Row("a second 'booted' (the learner's code writing it) does not move the start-up deadline",
+        ((0, MANIFEST), (5, BOOTED), (startup_limit(40), TICK)),
+        AttemptEnd.STARTUP_FAILED, {}, (Category.TIMEOUT,)),
     Row("a result for a check that is not running is recorded, and ticks after it are quiet",
         ((0, MANIFEST), (0, READY), (0, finished(A)), (0, finished(B)), (0, finished(C)), (39, TICK)),
         None, {A.id: CheckStatus.PASSED, B.id: CheckStatus.PASSED, C.id: CheckStatus.PASSED}),
@@ -74,11 +87,13 @@ def run(row: Row) -> tuple[GradeSession, AttemptEnd | None]:
     session = GradeSession(row.time_limit, 10.0)
     session.start_clock(0)
     session.begin_attempt(0)
+    if row.boots_at_once:
+        session.on_host_report(BOOTED, 0)
     end = None
     for now, event in row.steps:
         if event is None:
             end = session.tick(now)
-        elif isinstance(event, wire.HostReady | wire.HostFailed):
+        elif isinstance(event, wire.HostBooted | wire.HostReady | wire.HostFailed):
             end = session.on_host_report(event, now)
         else:
             assert isinstance(event, wire.Manifest | wire.CheckStarted | wire.CheckFinished | wire.CollectError)
@@ -102,8 +117,8 @@ def test_a_timed_out_check_resumes_with_the_next_keeping_earlier_results():
     session = GradeSession(40, 10)
     session.start_clock(0)
     session.begin_attempt(0)
-    for event in (MANIFEST, READY, finished(A), wire.CheckStarted(B.id)):
-        if isinstance(event, wire.HostReady):
+    for event in (BOOTED, MANIFEST, READY, finished(A), wire.CheckStarted(B.id)):
+        if isinstance(event, wire.HostBooted | wire.HostReady):
             session.on_host_report(event, 0)
         else:
             session.on_judge_event(event, 0)
@@ -158,7 +173,9 @@ def test_next_deadline_is_the_earliest_that_applies():
     session = GradeSession(40, 10)
     session.start_clock(0)
     session.begin_attempt(1)
-    assert session.next_deadline() == 1 + startup_limit(40)
+    assert session.next_deadline() == 1 + BOOT_TIMEOUT
+    session.on_host_report(BOOTED, 1.5)
+    assert session.next_deadline() == 1.5 + startup_limit(40)
     session.on_host_report(READY, 2)
     assert session.next_deadline() == 40
     session.on_judge_event(MANIFEST, 2)

@@ -14,6 +14,7 @@ MESSAGES = [
     (wire.HostSpec("wsgi", "app:create_app", (), {"DATABASE_URL": "sqlite:///x"}, {"as": 1 << 32}, (), "0.0.0.0"),
      wire.parse_host_spec),
     (wire.HostSpec("tests", "pricing", ("price",), test_files=("test_pricing.py",)), wire.parse_host_spec),
+    (wire.HostBooted(), wire.parse_host_report),
     (wire.HostReady(41234), wire.parse_host_report),
     (wire.HostFailed(Category.IMPORT_ERROR, "importing app raised KeyError", "Traceback ..."), wire.parse_host_report),
     (wire.Endpoint("10.0.0.2", 8080, {"REDIS_URL": "redis://r/0"}), wire.parse_endpoint),

@@ -38,6 +38,10 @@ class Host:
         with contextlib.suppress(OSError):
             os.write(self._ready_fd, wire.dump(message))
 
+    def booted(self) -> None:
+        """Up, limits set, nothing of the learner's imported yet: their start-up clock starts here."""
+        self._report(wire.HostBooted())
+
     def ready(self, port: int) -> None:
         """The learner's code is imported and listening: the grade's checks may start."""
         self._report(wire.HostReady(port))
@@ -97,7 +101,10 @@ def main(argv: list[str] | None = None) -> None:
     # Appended, not prepended: a learner file named like a stdlib module cannot shadow it.
     sys.path.append(str(workspace))
     os.environ.update(spec.config)
-    kinds.get(spec.kind).serve(Host(spec, workspace, ready_fd))
+    host = Host(spec, workspace, ready_fd)
+    kind = kinds.get(spec.kind)
+    host.booted()
+    kind.serve(host)
 
 
 if __name__ == "__main__":
