@@ -29,12 +29,12 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from . import __version__, kinds, quota, textsafe, wire
-from .errors import InfrastructureError, KitBug, RunnerError
+from .errors import ContentError, InfrastructureError, KitBug, RunnerError
 from .exercises import Exercise
 from .intake import Submission, exercise_digest, grade_seed, read_submission
 from .judge.launch import JudgeProcess, start_judge
 from .processes import DEFAULT_LIMITS, clean_environment, make_undumpable
-from .results import GradeReport, Outcome, Problem
+from .results import CheckSpec, GradeReport, Outcome, Problem
 from .sandbox import GradeSandbox, LearnerProcess, Sandbox
 from .sandbox.process import ProcessSandbox
 from .scoring import build_report
@@ -381,3 +381,32 @@ def grade_files(exercise: Exercise, files: Mapping[str, str], *, provider: Servi
                 sandbox: Sandbox | None = None, seed: int | None = None) -> GradeReport:
     """Grade in-memory files (the reference solution, a catalogued bug) as a submission."""
     return Grader(exercise, provider, sandbox).grade(Submission.from_texts(files), seed=seed)
+
+
+def collect_checks(exercise: Exercise) -> tuple[CheckSpec, ...]:
+    """The exercise's checks as the judge collects them (markers read exactly as grading reads
+    them), without services or a submission: what ``runner validate --static`` inspects."""
+    workdir = Path(tempfile.mkdtemp(prefix="backend-kit-collect-"))
+    session = GradeSession(exercise.meta.time_limit, exercise.meta.check_timeout)
+    spec = wire.JudgeSpec(kind=exercise.meta.entry.kind, collect_only=True,
+                          default_timeout=exercise.meta.check_timeout)
+    try:
+        judge = start_judge(exercise.checks_dir, workdir, spec)
+        try:
+            deadline = time.monotonic() + MANIFEST_TIMEOUT
+            lines = wire.Lines()
+            while session.manifest is None and judge.results_fd is not None and time.monotonic() < deadline:
+                ready, _, _ = select.select([judge.results_fd], [], [], max(deadline - time.monotonic(), 0))
+                chunk = os.read(judge.results_fd, 65536) if ready else b""
+                if not chunk:
+                    break
+                Grader._feed(lines.feed(chunk), session)
+            if session.manifest is None:
+                output = textsafe.decode(bytes(judge.process.output.kept))[-2000:]
+                raise ContentError([f"{exercise.checks_dir}: the checks could not be collected"],
+                                   hint=f"Run pytest on the checks folder to see why:\n{output.strip()}")
+            return tuple(session.manifest)
+        finally:
+            judge.close()
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)

@@ -73,6 +73,8 @@ class CheckSpec:
     gate: bool = False
     visible: bool = False
     timeout: float = 10.0
+    #: The statement's rule ids this check covers (``@pytest.mark.rules("R1", ...)``).
+    rules: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -106,6 +108,7 @@ class CheckResult:
     sent: str | None = None
     hint: str | None = None
     duration: float = 0.0
+    rules: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -199,7 +202,8 @@ class GradeReport:
             raise ValueError(f"a result document of format_version {version!r}; this runner reads "
                              f"version {RESULT_FORMAT_VERSION}")
         checks = tuple(
-            CheckResult(**{**c, "status": CheckStatus(c["status"])}) for c in data.get("checks", [])
+            CheckResult(**{**c, "status": CheckStatus(c["status"]), "rules": tuple(c.get("rules", ()))})
+            for c in data.get("checks", [])
         )
         problems = tuple(
             Problem(Category(p["category"]), p["message"], p.get("details", "")) for p in data.get("problems", [])
@@ -227,4 +231,5 @@ def _check_dict(check: CheckResult) -> dict[str, Any]:
     data = asdict(check)
     data["status"] = check.status.value
     data["duration"] = round(check.duration, 3)
+    data["rules"] = list(check.rules)
     return data

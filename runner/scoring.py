@@ -59,6 +59,7 @@ def score_checks(
                 sent=outcome.sent,
                 hint=outcome.hint,
                 duration=outcome.duration,
+                rules=spec.rules,
             )
         )
     return tuple(results)

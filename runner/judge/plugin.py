@@ -42,6 +42,7 @@ MARKERS = {
     "task(n)": "the task of the exercise this check belongs to",
     "visible": "the learner sees this check's name before grading (checks are hidden by default)",
     "timeout(seconds)": "wall-clock limit for this check, enforced by the runner with SIGKILL",
+    "rules(*ids)": "the statement's rules (ids like R3 in README.md) this check covers",
 }
 
 #: Exceptions no learner code can cause in the judge: the check (or the exercise) is broken.
@@ -99,7 +100,18 @@ def spec_of(item: pytest.Item) -> CheckSpec:
         gate=item.get_closest_marker("gate") is not None,
         visible=item.get_closest_marker("visible") is not None,
         timeout=float(_marker_arg(item, "timeout", default_timeout)),
+        rules=_rules(item),
     )
+
+
+def _rules(item: pytest.Item) -> tuple[str, ...]:
+    """Every ``rules`` marker's ids (a module-level ``pytestmark`` and the function's own add up)."""
+    found: list[str] = []
+    for marker in item.iter_markers("rules"):
+        for rule in marker.args:
+            if str(rule) not in found:
+                found.append(str(rule))
+    return tuple(found)
 
 
 def _read_spec() -> wire.JudgeSpec:
