@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from runner.catalog import apply_bug, parse_bugs, parse_meta
+from runner.catalog import (
+    apply_bug,
+    apply_mutant,
+    parse_bugs,
+    parse_equivalents,
+    parse_meta,
+    parse_mutants,
+)
 from runner.errors import ContentError
 
 VALID = """
@@ -118,3 +125,163 @@ def test_duplicate_bug_ids_are_refused():
     """Bug ids are unique within a catalogue."""
     with pytest.raises(ContentError, match="appears twice"):
         parse_bugs(BUGS + BUGS.replace("format_version = 1", ""), "bugs.toml")
+
+
+# ---------------------------------------------------------------- mutants.toml (tests kind)
+
+MODULE = """def double(n):
+    if n < 0:
+        raise ValueError(n)
+    return 2 * n
+"""
+
+MUTANTS = """
+format_version = 1
+
+[[mutant]]
+id = "adds-instead"
+misconception = "adding instead of multiplying"
+hint = "Test a value other than 2."
+find = "return 2 * n"
+replace = "return n + 2"
+"""
+
+
+def mutant_problems(text: str, reference: str = MODULE) -> list[str]:
+    with pytest.raises(ContentError) as caught:
+        parse_mutants(text, "checks/mutants.toml", reference, reference_name="starter/module.py")
+    return caught.value.problems
+
+
+def test_mutants_parse_and_apply():
+    """A valid catalogue parses, and a mutant is the reference with its one edit."""
+    catalogue = parse_mutants(MUTANTS, "checks/mutants.toml", MODULE)
+    (mutant,) = catalogue.mutant
+    assert (mutant.id, mutant.misconception) == ("adds-instead", "adding instead of multiplying")
+    assert apply_mutant(MODULE, mutant) == MODULE.replace("return 2 * n", "return n + 2")
+    assert catalogue.get("adds-instead") is mutant
+
+
+def test_mutants_need_a_format_version():
+    """format_version is required, and only version 1 is read."""
+    assert mutant_problems(MUTANTS.replace("format_version = 1", "")) == [
+        "checks/mutants.toml: format_version: required but missing"]
+    assert mutant_problems(MUTANTS.replace("format_version = 1", "format_version = 3")) == [
+        "checks/mutants.toml: format_version: format_version 3 is not supported; this runner reads version 1"]
+
+
+def test_mutant_field_problems_name_the_mutant():
+    """An unknown or missing key of a mutant is reported under that mutant's id."""
+    assert mutant_problems(MUTANTS.replace('hint = "Test a value other than 2."', 'hnit = "x"')) == [
+        "checks/mutants.toml: mutant 'adds-instead': hint: required but missing",
+        "checks/mutants.toml: mutant 'adds-instead': hnit: unknown key (check its spelling; unknown keys are "
+        "not allowed)",
+    ]
+    (line,) = mutant_problems(MUTANTS.replace('id = "adds-instead"', 'id = "Adds Instead"'))
+    assert line.startswith("checks/mutants.toml: mutant 'Adds Instead': id: String should match pattern")
+    (line,) = mutant_problems(MUTANTS.replace('id = "adds-instead"\n', ""))
+    assert line == "checks/mutants.toml: mutant #1: id: required but missing"
+
+
+def test_mutant_catalogue_needs_a_mutant():
+    """A catalogue without [[mutant]] entries grades nothing."""
+    assert mutant_problems("format_version = 1\n") == ["checks/mutants.toml: mutant: required but missing"]
+    (line,) = mutant_problems("format_version = 1\nmutant = []\n")
+    assert line == "checks/mutants.toml: mutant: Tuple should have at least 1 item after validation, not 0"
+
+
+def test_duplicate_mutant_ids_are_refused():
+    """Mutant ids are unique: each is the parameter id of a check."""
+    assert mutant_problems(MUTANTS + MUTANTS.replace("format_version = 1", "")) == [
+        "checks/mutants.toml: mutant id 'adds-instead' appears twice"]
+
+
+def test_mutant_find_must_occur_exactly_once():
+    """A find text that is missing or ambiguous is refused, naming the mutant and the module."""
+    assert mutant_problems(MUTANTS, MODULE.replace("return 2 * n", "return n * 2")) == [
+        "checks/mutants.toml: mutant 'adds-instead': 'find' text occurs 0 times in starter/module.py; "
+        "it must occur exactly once"]
+    assert mutant_problems(MUTANTS, MODULE + "# return 2 * n\n") == [
+        "checks/mutants.toml: mutant 'adds-instead': 'find' text occurs 2 times in starter/module.py; "
+        "it must occur exactly once"]
+    with pytest.raises(ValueError, match="occurs 2 times"):
+        apply_mutant(MODULE + "# return 2 * n\n", parse_mutants(MUTANTS, "m", MODULE).mutant[0])
+
+
+def test_mutant_must_change_the_module_and_compile():
+    """A mutant that changes nothing, or is not valid Python, is refused; all problems come at once."""
+    text = MUTANTS.replace('replace = "return n + 2"', 'replace = "return 2 * n"') + """
+[[mutant]]
+id = "broken"
+misconception = "a broken mutant"
+hint = "Nothing catches it."
+find = "if n < 0:"
+replace = "if n < 0"
+"""
+    assert mutant_problems(text) == [
+        "checks/mutants.toml: mutant 'adds-instead': 'replace' is the same as 'find', so the module does not change",
+        "checks/mutants.toml: mutant 'broken': the mutated module does not compile: expected ':' (line 2)",
+    ]
+
+
+def test_mutant_toml_syntax_error_is_reported():
+    (line,) = mutant_problems("format_version = ")
+    assert line.startswith("checks/mutants.toml: not valid TOML:")
+
+
+def test_the_catalogued_mutants_of_03_are_valid():
+    """The real mutants.toml of 03-testing-pricing parses against its starter module."""
+    from pathlib import Path
+
+    exercise = Path(__file__).resolve().parent.parent / "exercises" / "03-testing-pricing"
+    catalogue = parse_mutants((exercise / "checks" / "mutants.toml").read_text(), "mutants.toml",
+                              (exercise / "starter" / "pricing.py").read_text())
+    assert len(catalogue.mutant) >= 5
+
+
+# ---------------------------------------------------------------- equivalent.toml (machine mutants)
+
+EQUIVALENTS = """
+format_version = 1
+
+[[equivalent]]
+mutant = "pricing.py:compare:0a1b2c3d"
+reason = "quantity is at least 1 here, so >= 1 and > 0 agree"
+"""
+
+
+def equivalent_problems(text: str) -> list[str]:
+    with pytest.raises(ContentError) as caught:
+        parse_equivalents(text, "solutions/03/equivalent.toml")
+    return caught.value.problems
+
+
+def test_equivalents_parse():
+    """Each listed mutant has an id of the generator's shape and a reason."""
+    catalogue = parse_equivalents(EQUIVALENTS, "equivalent.toml")
+    assert catalogue.ids() == {"pricing.py:compare:0a1b2c3d"}
+    assert parse_equivalents("format_version = 1\n", "equivalent.toml").equivalent == ()
+
+
+def test_equivalent_needs_a_machine_id_and_a_real_reason():
+    """A mutant id not of the form file:operator:8hex, or a reason too short to explain, is refused."""
+    (line,) = equivalent_problems(EQUIVALENTS.replace("0a1b2c3d", "0A1B2C3D"))
+    assert line.startswith("solutions/03/equivalent.toml: equivalent 'pricing.py:compare:0A1B2C3D': mutant: "
+                           "String should match pattern")
+    (line,) = equivalent_problems(EQUIVALENTS.replace("pricing.py:", "src/../pricing.py:"))
+    assert line.endswith("mutant: 'src/../pricing.py' must be a relative path inside the workspace, without '..'")
+    assert equivalent_problems(EQUIVALENTS.replace('"quantity is at least 1 here, so >= 1 and > 0 agree"', '"same"')
+                               ) == ["solutions/03/equivalent.toml: equivalent 'pricing.py:compare:0a1b2c3d': "
+                                     "reason: String should have at least 10 characters"]
+    assert equivalent_problems(EQUIVALENTS.replace("reason =", "reasn =")) == [
+        "solutions/03/equivalent.toml: equivalent 'pricing.py:compare:0a1b2c3d': reason: required but missing",
+        "solutions/03/equivalent.toml: equivalent 'pricing.py:compare:0a1b2c3d': reasn: unknown key (check its "
+        "spelling; unknown keys are not allowed)",
+    ]
+
+
+def test_equivalent_listed_twice_is_refused():
+    assert equivalent_problems(EQUIVALENTS + EQUIVALENTS.replace("format_version = 1", "")) == [
+        "solutions/03/equivalent.toml: mutant 'pricing.py:compare:0a1b2c3d' is listed twice"]
+    assert equivalent_problems(EQUIVALENTS.replace("format_version = 1", "format_version = 2")) == [
+        "solutions/03/equivalent.toml: format_version: format_version 2 is not supported; this runner reads version 1"]
