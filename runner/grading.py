@@ -192,6 +192,7 @@ class Grader:
             # somehow outlived it, and a tight loop in a fork the wall clock does not watch.
             limits={**DEFAULT_LIMITS, "cpu": int(meta.time_limit) + 10},
             test_files=tuple(name for name in meta.files if Path(name).name.startswith("test_")),
+            statement_log=_statement_log(learner_config.get("DATABASE_URL")),
         )
 
     def _judge_spec(self, services: GradeServices, seed: int) -> wire.JudgeSpec:
@@ -199,7 +200,7 @@ class Grader:
         return wire.JudgeSpec(
             kind=self.exercise.meta.entry.kind, database_url=services.judge_database, redis_url=services.judge_redis,
             seed=seed, default_timeout=timeout, request_timeout=min(5.0, timeout), call_timeout=timeout,
-            test_run_timeout=timeout)
+            test_run_timeout=timeout, statement_log=_statement_log(services.database_url))
 
     def _impl_port(self, box: GradeSandbox) -> int:
         """For a kind whose judge serves code to the learner (tests): a port on the sandbox's service
@@ -363,6 +364,15 @@ class Grader:
             text += textsafe.truncation_note(dropped)
             truncated = True
         return text, truncated
+
+
+def _statement_log(database_url: str | None) -> str | None:
+    """Where the learner host records its SQLite statements (``runner.judge.statements``): next to
+    the database file, in the folder a container sandbox mounts too; the same URL as the sandbox
+    sees it gives the host's path, as the runner sees it the judge's. None for a database server."""
+    if not database_url or not database_url.startswith("sqlite:///"):
+        return None
+    return str(Path(database_url.removeprefix("sqlite:///").partition("?")[0]).parent / "statements.log")
 
 
 def _redacted(outcome: Outcome, redact: textsafe.Redactor) -> Outcome:

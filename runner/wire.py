@@ -121,11 +121,14 @@ class HostSpec:
     #: The address the host listens on: loopback in the process sandbox, all of the container's
     #: addresses in the docker sandbox (its network is private to the grade).
     bind: str = "127.0.0.1"
+    #: Where the host appends each SQL statement its ``sqlite3`` connections run, one a line, as the
+    #: sandbox sees that file (in the grade's ``db/`` folder); None: nothing is recorded.
+    statement_log: str | None = None
 
     def to_wire(self) -> dict[str, Any]:
         return {"kind": self.kind, "target": self.target, "functions": list(self.functions),
                 "config": dict(self.config), "limits": dict(self.limits), "test_files": list(self.test_files),
-                "bind": self.bind}
+                "bind": self.bind, "statement_log": self.statement_log}
 
 
 def parse_host_spec(data: bytes | str) -> HostSpec | None:
@@ -141,7 +144,7 @@ def parse_host_spec(data: bytes | str) -> HostSpec | None:
                                                        for k, v in limits.items())):
         return None
     return HostSpec(kind, target, functions, config, dict(limits), test_files,
-                    _str(raw.get("bind"), "127.0.0.1") or "127.0.0.1")
+                    _str(raw.get("bind"), "127.0.0.1") or "127.0.0.1", _str(raw.get("statement_log")))
 
 
 # ---------------------------------------------------------------- learner host → runner
@@ -252,6 +255,8 @@ class JudgeSpec:
     failed_gates: tuple[str, ...] = ()
     collect_only: bool = False
     endpoint_timeout: float = 60.0
+    #: The learner host's statement log (``HostSpec.statement_log``) as the judge sees that file.
+    statement_log: str | None = None
 
     def to_wire(self) -> dict[str, Any]:
         return {
@@ -262,6 +267,7 @@ class JudgeSpec:
             "impl_host": self.impl_host, "impl_port": self.impl_port, "done": list(self.done),
             "failed_gates": list(self.failed_gates), "collect_only": self.collect_only,
             "endpoint_timeout": self.endpoint_timeout,
+            "statement_log": self.statement_log,
         }
 
 
@@ -296,6 +302,7 @@ def parse_judge_spec(data: bytes | str) -> JudgeSpec | None:
         failed_gates=gates,
         collect_only=raw.get("collect_only") is True,
         endpoint_timeout=_float(raw.get("endpoint_timeout"), default.endpoint_timeout) or default.endpoint_timeout,
+        statement_log=_str(raw.get("statement_log")),
     )
 
 

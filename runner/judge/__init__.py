@@ -11,7 +11,10 @@ Checks are plain pytest functions in an exercise's ``checks/`` folder. They use:
   ``exercise_dir``; and the fixtures of the exercise's kind (``runner.kinds``): ``client`` (wsgi:
   HTTP to the learner's app), ``learner`` (functions: calls through the protocol),
   ``learner_tests`` (tests: runs the learner's tests against an implementation served from here);
-- ``Mismatch`` and the ``expect_*`` helpers for failure messages a learner can act on.
+- ``Mismatch`` and the ``expect_*`` helpers for failure messages a learner can act on;
+- the SQL kit (``runner.judge.sql``: ``expect_accepted``, ``expect_refused``, ``expect_rows``,
+  ``watch_tables``, ...) and the ``statements`` fixture with ``expect_at_most``
+  (``runner.judge.statements``: the SQL statements the app sent during a block).
 
 A check's docstring (first line) is its learner-facing name.
 """
@@ -21,6 +24,23 @@ from .expect import expect, expect_equal, expect_header, expect_json, expect_key
 from .http import Client, Response
 from .learner import Learner, LearnerTests, TestRun
 from .mismatch import Mismatch, show
+from .sql import (
+    TableChanges,
+    TableWatch,
+    db_error,
+    describe_insert,
+    expect_accepted,
+    expect_delete_cascades,
+    expect_delete_refused,
+    expect_refused,
+    expect_row_count,
+    expect_rows,
+    insert,
+    row_count,
+    rows,
+    watch_tables,
+)
+from .statements import StatementLog, Statements, expect_at_most
 
 Raised = Learner.Raised
 
@@ -33,13 +53,30 @@ __all__ = [
     "Mismatch",
     "Raised",
     "Response",
+    "StatementLog",
+    "Statements",
+    "TableChanges",
+    "TableWatch",
     "TestOutcome",
     "TestRun",
+    "db_error",
+    "describe_insert",
     "expect",
+    "expect_accepted",
+    "expect_at_most",
+    "expect_delete_cascades",
+    "expect_delete_refused",
     "expect_equal",
     "expect_header",
     "expect_json",
     "expect_keys",
+    "expect_refused",
+    "expect_row_count",
+    "expect_rows",
     "expect_status",
+    "insert",
+    "row_count",
+    "rows",
     "show",
+    "watch_tables",
 ]

@@ -329,6 +329,15 @@ def db(database_url: str) -> Iterator[Any]:
 
 
 @pytest.fixture(scope="session")
+def statements(judge_spec: wire.JudgeSpec, request: pytest.FixtureRequest) -> Any:
+    """The SQL statements the learner's app sends: ``with statements.watch() as log:`` (``runner.judge.statements``)."""
+    from .statements import make_statements
+
+    server = (judge_spec.database_url or "").startswith("postgresql")
+    return make_statements(judge_spec, request.getfixturevalue("db") if server else None)
+
+
+@pytest.fixture(scope="session")
 def redis(judge_spec: wire.JudgeSpec) -> Iterator[Any]:
     """A Redis client on the grade's own Redis (strings decoded)."""
     import redis as redis_module

@@ -141,6 +141,7 @@ class ServerProvider:
             if self.postgres_url:
                 with self._pg() as conn:
                     self._versions["database"] = "postgresql " + str(conn.execute("SHOW server_version").fetchone()[0])
+                    self._statement_stats(conn)
                     for (name,) in conn.execute("SELECT datname FROM pg_database WHERE datallowconn").fetchall():
                         if not name.startswith(PREFIX):
                             conn.execute(f'REVOKE CONNECT ON DATABASE "{name}" FROM PUBLIC')
@@ -154,6 +155,21 @@ class ServerProvider:
                 client.close()
             self._prepared = True
         self.reap()
+
+    @staticmethod
+    def _statement_stats(conn: Any) -> None:
+        """``CREATE EXTENSION pg_stat_statements`` in the admin's database, when the server can have it.
+
+        The judge counts the statements a grade's role sends with it (``runner.judge.statements``);
+        the statistics exist once the server preloads the library (our postgres image does), and
+        the extension's view is per database: the judge makes it in a grade's database when a check
+        first asks, in a schema the grade's role cannot use. A server without it still grades:
+        those checks are skipped with the reason.
+        """
+        import psycopg
+
+        with contextlib.suppress(psycopg.Error):
+            conn.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
 
     def _ensure_template(self, conn: Any, template: str) -> str:
         name = TEMPLATE_PREFIX + re.sub(r"[^a-z0-9]+", "_", template.lower())[:40]
