@@ -26,6 +26,7 @@ from .context import check_supported, grading
 from .context import sandbox_name as sandbox_name_of
 from .errors import KitBug, RunnerError, UsageError
 from .exercises import Exercise, all_exercises, find_exercise, kit_root
+from .exports import validation_dict
 from .report import render_doctor, render_grade, render_services, render_validation
 from .results import GradeReport, Status
 from .settings import Settings
@@ -274,26 +275,46 @@ def _write_exports(report: GradeReport, html_path: Path | None, junit_path: Path
 @main.command()
 @click.argument("exercises", nargs=-1)
 @click.option("--json", "as_json", is_flag=True, help="Print findings as JSON.")
+@click.option("--static", "static_only", is_flag=True,
+              help="Only the static rules: no services, no grading (for a pre-commit hook).")
+@click.option("--seeds", type=click.IntRange(1, 5), default=5, show_default=True,
+              help="Grade every subject on this many seeds; verdicts must agree.")
+@click.option("--repeat", type=click.IntRange(1, 100), default=1, show_default=True,
+              help="Grade every subject N times on one seed; any difference is a flaky check.")
+@click.option("--mutants/--no-mutants", default=True, show_default=True,
+              help="Measure check strength with machine-made mutants of the solution (takes minutes).")
+@click.option("--update-goldens", is_flag=True, help="Rewrite the feedback goldens instead of comparing them.")
+@click.option("--workers", type=click.IntRange(1, 64), default=None, help="Grades run at once (default: CPUs).")
+@click.option("-v", "--verbose", is_flag=True, help="Also print the rule coverage and each survivor's diff.")
 @provider_options
 @handles_errors
-def validate(exercises: tuple[str, ...], as_json: bool, provider: str | None, database_url: str | None,
-             redis_url: str | None, sandbox_name: str | None) -> None:
-    """Prove exercises: solution passes, starter fails, every bug is caught, runs agree."""
-    settings = _settings(provider, database_url, redis_url)
-    chosen = [find_exercise(name) for name in exercises] if exercises else all_exercises()
-    for ex in chosen:
-        check_supported(ex, settings)
-    with grading(settings, sandbox_name) as context:
-        results = [validate_exercise(ex, provider_factory=lambda: context.provider, sandbox=context.sandbox)
-                   for ex in chosen]
+def validate(exercises: tuple[str, ...], as_json: bool, static_only: bool, seeds: int, repeat: int, mutants: bool,
+             update_goldens: bool, workers: int | None, verbose: bool, provider: str | None,
+             database_url: str | None, redis_url: str | None, sandbox_name: str | None) -> None:
+    """Prove exercises: static rules, solution, starter, bugs, kill matrix, seeds, goldens, strength."""
+    from .validate import GoldenMode, Options
+
+    catalog = all_exercises()
+    chosen = [find_exercise(name) for name in exercises] if exercises else catalog
+    options = Options(static_only=static_only, seeds=seeds, repeat=repeat, mutants=mutants,
+                      goldens=GoldenMode.UPDATE if update_goldens else GoldenMode.CHECK,
+                      **({"workers": workers} if workers else {}))
+    progress = None if as_json else (lambda message: err_console.print(Text(message, style="dim")))
+    if static_only:
+        results = [validate_exercise(ex, options=options, catalog=catalog, progress=progress) for ex in chosen]
+    else:
+        settings = _settings(provider, database_url, redis_url)
+        for ex in chosen:
+            check_supported(ex, settings)
+        with grading(settings, sandbox_name) as context:
+            results = [validate_exercise(ex, provider_factory=lambda: context.provider, sandbox=context.sandbox,
+                                         options=options, catalog=catalog, progress=progress)
+                       for ex in chosen]
     if as_json:
-        click.echo(json.dumps([
-            {"exercise": r.exercise, "ok": r.ok, "duration": round(r.duration, 2),
-             "findings": [f.__dict__ for f in r.findings]} for r in results
-        ], indent=2))
+        click.echo(json.dumps([validation_dict(r) for r in results], indent=2))
     else:
         for result in results:
-            render_validation(result, console)
+            render_validation(result, console, verbose=verbose)
     sys.exit(0 if all(r.ok for r in results) else 1)
 
 

@@ -24,9 +24,10 @@ import io
 import re
 import xml.etree.ElementTree as ET
 from collections.abc import Iterable, Sequence
-from typing import Final
+from typing import Any, Final
 
 from . import textsafe
+from .findings import Validation
 from .results import CheckResult, CheckStatus, GradeReport, Problem
 
 CSV_FIXED_COLUMNS: Final = ("name", "exercise", "backend", "status", "score", "max_score")
@@ -297,3 +298,26 @@ def _x(value: str) -> str:
 def _text(value: str) -> str:
     """Cleaned of escapes and control characters; lone surrogates (which cannot be encoded) as U+FFFD."""
     return _SURROGATE.sub("\ufffd", textsafe.clean(value))
+
+
+def validation_dict(result: Validation) -> dict[str, Any]:
+    """`runner validate --json`: the findings and every instrument's figures, for CI dashboards."""
+    data: dict[str, Any] = {
+        "exercise": result.exercise, "ok": result.ok, "backend": result.backend,
+        "duration": round(result.duration, 2), "seeds": list(result.seeds),
+        "findings": [{"subject": f.subject, "ok": f.ok, "message": f.message, "score": f.score}
+                     for f in result.findings],
+    }
+    if result.matrix is not None:
+        data["kill_matrix"] = {check: list(result.matrix.catches(check)) for check in result.matrix.checks}
+    if result.rules is not None:
+        data["rules"] = {"covered_by": {k: list(v) for k, v in result.rules.covered_by.items()},
+                         "share": round(result.rules.share, 4), "untied": list(result.rules.untied)}
+    if result.strength is not None:
+        power = result.strength
+        data["strength"] = {
+            "share": round(power.share, 4), "counted": len(power.counted), "equivalent": len(power.equivalent),
+            "survivors": [{"id": v.id, "description": v.description, "diff": v.diff} for v in power.survivors],
+        }
+    data["goldens"] = [{"subject": d.subject, "ok": d.ok, "missing": d.missing} for d in result.goldens]
+    return data

@@ -92,9 +92,10 @@ def render_grade(report: GradeReport, console: Console) -> None:
         console.print(Text(f" {failed} check(s) did not pass. `runner hint` reveals a hint.", style="yellow"))
 
 
-def render_validation(result: Validation, console: Console) -> None:
+def render_validation(result: Validation, console: Console, *, verbose: bool = False) -> None:
+    """The findings, then the kill matrix, the rule coverage and the strength's survivors."""
     header = Text(result.exercise, style="bold")
-    header.append(f"  ({result.duration:.1f} s)", style="dim")
+    header.append(f"  ({result.backend or 'static'}, {result.duration:.1f} s)", style="dim")
     console.print(header)
     for finding in result.findings:
         line = Text("  ✓ " if finding.ok else "  ✗ ", style="green" if finding.ok else "red")
@@ -103,6 +104,35 @@ def render_validation(result: Validation, console: Console) -> None:
         if finding.score:
             line.append(f"  [{finding.score}]", style="dim")
         console.print(line)
+    matrix = result.matrix
+    if matrix is not None and matrix.bugs:
+        console.print(Text("\n Kill matrix (✗ = the bug fails the check)", style="bold underline"))
+        width = max(len(check) for check in matrix.checks)
+        console.print(Text("  " + " " * width + "  " + " ".join(f"{i + 1:>2}" for i in range(len(matrix.bugs))),
+                           style="dim"))
+        for check in matrix.checks:
+            cells = " ".join(" ✗" if (bug, check) in matrix.kills else " ·" for bug in matrix.bugs)
+            style = "red" if check in matrix.unproven else ""
+            console.print(Text(f"  {check:<{width}}  {cells}" + ("   unproven" if check in matrix.unproven else ""),
+                               style=style))
+        for index, bug in enumerate(matrix.bugs):
+            console.print(Text(f"  {index + 1:>2} {bug}", style="dim"))
+    rules = result.rules
+    if rules is not None and (verbose or not rules.ok):
+        console.print(Text("\n Rule coverage", style="bold underline"))
+        for rule in rules.rules:
+            names = rules.covered_by.get(rule, ())
+            line = Text(f"  {rule:<5} ", style="red" if not names else "")
+            line.append(", ".join(names) if names else "no check covers it")
+            console.print(line)
+    power = result.strength
+    if power is not None and power.survivors:
+        console.print(Text(f"\n Surviving mutants ({len(power.survivors)}): add a check, or mark each one "
+                           "equivalent with a reason in equivalent.toml", style="bold underline"))
+        for survivor in power.survivors:
+            console.print(Text(f"  {survivor.id}  {survivor.description}", style="yellow"))
+            if verbose:
+                console.print(Text("    " + survivor.diff.rstrip().replace("\n", "\n    "), style="dim"))
 
 
 def render_services(rows: Iterable[ContainerStatus], console: Console) -> None:

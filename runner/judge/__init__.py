@@ -20,8 +20,18 @@ A check's docstring (first line) is its learner-facing name.
 """
 
 from ..wire import Endpoint, JudgeSpec, TestOutcome
-from .expect import expect, expect_equal, expect_header, expect_json, expect_keys, expect_status
-from .http import Client, Response
+from .expect import (
+    expect,
+    expect_equal,
+    expect_error_json,
+    expect_header,
+    expect_json,
+    expect_json_matches,
+    expect_keys,
+    expect_status,
+    json_diff,
+)
+from .http import TRANSCRIPT, Client, Exchange, Response, curl_command, run_together
 from .learner import Learner, LearnerTests, TestRun
 from .mismatch import Mismatch, show
 from .sql import (
@@ -45,7 +55,14 @@ from .statements import StatementLog, Statements, expect_at_most
 Raised = Learner.Raised
 
 __all__ = [
+    "TRANSCRIPT",
     "Client",
+    "Exchange",
+    "curl_command",
+    "expect_error_json",
+    "expect_json_matches",
+    "json_diff",
+    "run_together",
     "Endpoint",
     "JudgeSpec",
     "Learner",

@@ -29,6 +29,7 @@ import pytest
 from .. import kinds, protocol, wire
 from ..processes import make_undumpable
 from ..results import CheckSpec, CheckStatus, Outcome
+from .http import TRANSCRIPT
 from .mismatch import Mismatch
 
 make_undumpable()
@@ -183,6 +184,7 @@ def pytest_runtest_logstart(nodeid: str, location: tuple[str, int | None, str]) 
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_runtest_setup(item: pytest.Item) -> None:
+    TRANSCRIPT.clear()
     state = item.config.stash[STATE_KEY]
     if state.failed_gates:
         pytest.skip(f"Not run: it needs “{state.failed_gates[0]}” to pass first.")
@@ -199,7 +201,9 @@ def _check_error(what: str) -> Outcome:
 def describe_exception(exc: BaseException, when: str) -> Outcome:
     """The outcome of a check that raised ``exc`` during its ``when`` phase (setup, call, teardown)."""
     if isinstance(exc, Mismatch):
-        return Outcome(CheckStatus.FAILED, exc.message, exc.expected, exc.actual, exc.sent, exc.hint)
+        # What was sent: the check's own words, else the HTTP exchanges of this check (with curl).
+        sent = exc.sent if exc.sent is not None else TRANSCRIPT.render()
+        return Outcome(CheckStatus.FAILED, exc.message, exc.expected, exc.actual, sent, exc.hint)
     if isinstance(exc, protocol.RemoteError):
         return Outcome(CheckStatus.FAILED, f"your code raised {exc}", actual=exc.details[-1500:] or None,
                        hint="The traceback above shows where in your code it happened.")

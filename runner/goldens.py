@@ -1,0 +1,65 @@
+"""Feedback goldens: the learner-facing report of the starter and of each catalogued bug, kept as a
+text file and compared on every ``runner validate``, so a change of wording, of which check fails,
+or of a hint shows in review as a diff. Pure: rendering is ``report.render_grade``'s, storage is
+the caller's.
+
+A golden must be the same on every run of the same code, so whatever legitimately varies is
+normalised away: durations, the seed, temporary paths, loopback ports, object addresses, the
+timestamps of a server's access log.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+_RULES: tuple[tuple[re.Pattern[str], str], ...] = (
+    (re.compile(r"\(\d+(?:\.\d+)? ?s\)"), "(… s)"),
+    (re.compile(r"\b\d+(?:\.\d+)? ?(?:s|ms|seconds)\b(?= limit| \(|$)", re.MULTILINE), "… s"),
+    (re.compile(r"(?:/private)?/(?:tmp|var/folders)/[\w./+-]*backend-kit-[\w.-]+"), "<tmp>"),
+    (re.compile(r"/tmp/[\w.-]+"), "<tmp>"),
+    (re.compile(r"\b(127\.0\.0\.1|localhost|0\.0\.0\.0|\[::1\]|[\w.-]*host\.docker\.internal|\d+\.\d+\.\d+\.\d+)"
+                r":\d{2,5}\b"), r"\1:<port>"),
+    (re.compile(r"\b0x[0-9a-f]{6,16}\b"), "0x…"),
+    (re.compile(r"\[\d{2}/\w{3}/\d{4} \d{2}:\d{2}:\d{2}\]"), "[<time>]"),
+    (re.compile(r"\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2}(?:[.,]\d+)?"), "<time>"),
+    (re.compile(r"\bseed \d+\b"), "seed <n>"),
+    (re.compile(r"\bpid \d+\b"), "pid <n>"),
+    (re.compile(r"[ \t]+$", re.MULTILINE), ""),
+)
+
+
+def normalise(text: str) -> str:
+    for pattern, replacement in _RULES:
+        text = pattern.sub(replacement, text)
+    return text.strip("\n") + "\n"
+
+
+def golden_name(subject: str) -> str:
+    """``bug title-off-by-one`` → ``bug-title-off-by-one.txt``."""
+    return re.sub(r"[^a-z0-9]+", "-", subject.lower()).strip("-") + ".txt"
+
+
+@dataclass(frozen=True)
+class GoldenDiff:
+    subject: str
+    name: str
+    diff: str  # unified diff, empty when equal
+    missing: bool = False  # no golden on file yet
+
+    @property
+    def ok(self) -> bool:
+        return not self.diff and not self.missing
+
+
+def compare(subject: str, want: str | None, have: str) -> GoldenDiff:
+    import difflib
+
+    name = golden_name(subject)
+    if want is None:
+        return GoldenDiff(subject, name, "", missing=True)
+    if want == have:
+        return GoldenDiff(subject, name, "")
+    diff = "".join(difflib.unified_diff(want.splitlines(keepends=True), have.splitlines(keepends=True),
+                                        f"golden/{name}", f"now/{name}", n=2))
+    return GoldenDiff(subject, name, diff)
