@@ -265,7 +265,10 @@ def validate_exercise(
     if options.mutants:
         from .mutate import generate
 
-        mutants = generate(solution, only=[name for name in exercise.meta.files if name.endswith(".py")])
+        from . import kinds
+
+        mutants = generate(solution, only=[name for name in exercise.meta.files if name.endswith(".py")],
+                           operators=kinds.get(exercise.meta.entry.kind).mutation_operators)
         say(f"{exercise.slug}: {len(mutants)} machine-made mutants")
 
         def grade_mutant(index: int) -> MutantVerdict:

@@ -14,7 +14,7 @@ from runner import kinds
 from runner.catalog import Backend
 from runner.exercises import Exercise, all_exercises
 from runner.services.embedded import EmbeddedProvider
-from runner.validate import Validation, validate_exercise
+from runner.validate import Options, Validation, validate_exercise
 
 REPO = Path(__file__).resolve().parent.parent
 EXERCISES = all_exercises(REPO)
@@ -32,10 +32,16 @@ def validations() -> dict[tuple[str, str], Validation]:
     return {}
 
 
+#: Embedded: every instrument (five seeds, machine-made mutants, goldens, a repeat). Server: the
+#: verdicts, two seeds and its own goldens; the mutants are the same code, so strength is measured once.
+OPTIONS = {"embedded": Options(repeat=2), "server": Options(seeds=2, mutants=False)}
+
+
 def validated(cache, exercise: Exercise, backend: str, provider) -> Validation:
     key = (exercise.slug, backend)
     if key not in cache:
-        cache[key] = validate_exercise(exercise, provider_factory=lambda: provider)
+        cache[key] = validate_exercise(exercise, provider_factory=lambda: provider, options=OPTIONS[backend],
+                                       catalog=EXERCISES)
     return cache[key]
 
 

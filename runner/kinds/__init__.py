@@ -70,6 +70,8 @@ class Kind:
     scaffold: ClassVar[Scaffold]
     #: The tests kind: the judge serves the implementation under test to the learner's process.
     serves_implementation: ClassVar[bool] = False
+    #: The ``runner.mutate`` operators worth grading on this kind's solutions (None: all of them).
+    mutation_operators: ClassVar[tuple[str, ...] | None] = None
 
     def entry_problem(self, target: str, functions: Sequence[str]) -> str | None:
         """What is wrong with this kind's ``[entry]``, or ``None`` (the catalog reports it)."""
