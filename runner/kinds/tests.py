@@ -60,6 +60,10 @@ class Tests(Kind):
     name = "tests"
     description = "the learner's own pytest tests, run against the reference and mutants"
     serves_implementation = True
+    # A solution here is a test suite: a changed expected value fails on the reference, so every
+    # constant and arithmetic mutant is killed by the first check and says nothing. What can
+    # survive is a weaker suite: a removed assertion or call, a negated or loosened comparison.
+    mutation_operators = ("statement", "comparison", "boolean", "branch")
     scaffold = Scaffold(
         learner_file="test_module.py",
         target="module",
