@@ -252,11 +252,15 @@ def validate_exercise(
                 want = path.read_text(encoding="utf-8") if path.is_file() else None
                 diffs.append(golden_files.compare(subject, want, text))
             bad = [d for d in diffs if not d.ok]
+            missing = [d.subject for d in bad if d.missing]
+            if missing:
+                findings.append(Finding("goldens", False, f"no golden yet for {', '.join(missing)}: run "
+                                        f"`runner validate {exercise.slug} --update-goldens` and review them"))
             for diff in bad:
-                findings.append(Finding(f"golden {diff.subject}", False,
-                                        "no golden yet: run `runner validate --update-goldens`" if diff.missing
-                                        else "the report differs from its golden (review the diff; "
-                                             "`--update-goldens` accepts it):\n" + diff.diff[:4000]))
+                if not diff.missing:
+                    findings.append(Finding(f"golden {diff.subject}", False,
+                                            "the report differs from its golden (review the diff; "
+                                            "`--update-goldens` accepts it):\n" + diff.diff[:4000]))
             if not bad:
                 findings.append(Finding("goldens", True, f"{len(diffs)} reports equal their goldens"))
 

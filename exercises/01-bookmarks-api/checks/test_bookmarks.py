@@ -143,18 +143,28 @@ def expect_unchanged(client: Any, before: dict[str, Any], after_what: str, *, hi
 @pytest.mark.visible
 @pytest.mark.task(1)
 @pytest.mark.points(1)
-def test_app_answers(client):
+@pytest.mark.rules("R1")
+def test_app_answers(client, db):
     """The app answers GET /bookmarks with a JSON list"""
     response = client.get("/bookmarks")
     expect_status(response, 200, hint="Define a GET /bookmarks route that returns jsonify(a list).")
     data = expect_json(response)
     expect(isinstance(data, list), "GET /bookmarks should return a JSON list",
            expected="a JSON list, e.g. []", actual=response.body_excerpt())
+    try:
+        with db.connect() as connection:
+            saved = connection.execute(text("SELECT COUNT(*) FROM bookmarks")).scalar_one()
+    except SQLAlchemyError:
+        return  # no table yet: another check says so
+    expect(saved != 0 or data == [], "GET /bookmarks lists bookmarks although the table bookmarks is empty",
+           expected="[] (no bookmark has been created yet)", actual=response.body_excerpt(),
+           hint="List the rows of the database table; do not return sample or cached data.")
 
 
 @pytest.mark.visible
 @pytest.mark.task(1)
 @pytest.mark.points(2)
+@pytest.mark.rules("R2", "R3")
 def test_create_returns_201(client, rng):
     """POST /bookmarks answers 201 with the created bookmark"""
     body = {"url": fresh_url(rng, "create"), "title": fresh_title(rng), "tags": fresh_tags(rng)}
@@ -171,6 +181,7 @@ def test_create_returns_201(client, rng):
 @pytest.mark.visible
 @pytest.mark.task(1)
 @pytest.mark.points(1)
+@pytest.mark.rules("R3")
 def test_create_defaults(client, rng):
     """A bookmark created with only a url gets title "" and tags []"""
     url = fresh_url(rng, "defaults")
@@ -187,6 +198,7 @@ def test_create_defaults(client, rng):
 @pytest.mark.visible
 @pytest.mark.task(1)
 @pytest.mark.points(2)
+@pytest.mark.rules("R6", "R3")
 def test_get_one(client, rng):
     """GET /bookmarks/<id> returns the bookmark that was created"""
     body = {"url": fresh_url(rng, "get-one"), "title": fresh_title(rng), "tags": fresh_tags(rng)}
@@ -201,6 +213,7 @@ def test_get_one(client, rng):
 @pytest.mark.visible
 @pytest.mark.task(1)
 @pytest.mark.points(1)
+@pytest.mark.rules("R7", "R16")
 def test_get_unknown_404(client, rng):
     """GET /bookmarks/<id> answers 404 with a JSON error for an unknown id"""
     missing = unknown_id(client, rng)
@@ -210,6 +223,7 @@ def test_get_unknown_404(client, rng):
 @pytest.mark.visible
 @pytest.mark.task(1)
 @pytest.mark.points(2)
+@pytest.mark.rules("R8")
 def test_list_in_creation_order(client, rng):
     """GET /bookmarks lists every bookmark, oldest first"""
     # Titles and urls are in reverse alphabetical order, so sorting by either is not creation order.
@@ -250,6 +264,7 @@ def test_list_in_creation_order(client, rng):
 
 @pytest.mark.task(1)
 @pytest.mark.points(1)
+@pytest.mark.rules("R9")
 def test_saved_in_bookmarks_table(client, db, rng):
     """Bookmarks are saved in the database table named bookmarks"""
     body = {"url": fresh_url(rng, "table"), "title": fresh_title(rng)}
@@ -284,6 +299,7 @@ def test_saved_in_bookmarks_table(client, db, rng):
 @pytest.mark.visible
 @pytest.mark.task(2)
 @pytest.mark.points(1)
+@pytest.mark.rules("R10", "R16", "R17")
 def test_missing_url_400(client, rng):
     """POST /bookmarks without a url answers 400 with a JSON error"""
     title = fresh_title(rng) + f" {rng.randrange(10**9)}"
@@ -300,14 +316,21 @@ BAD_URLS: dict[str, Any] = {
     "ftp": lambda rng: f"ftp://{rng.choice(HOSTS)}/{rng.choice(WORDS)}",
     "missing-colon": lambda rng: f"https//{rng.choice(HOSTS)}/{rng.choice(WORDS)}",
     "a-number": lambda rng: rng.randrange(10**6),
-    "over-2000-chars": lambda rng: f"https://{rng.choice(HOSTS)}/" + "a" * 1990,
+    "2001-chars": lambda rng: _url_of_length(rng, 2001),
+    "upper-case-scheme": lambda rng: f"HTTPS://{rng.choice(HOSTS)}/{rng.choice(WORDS)}",
 }
+
+
+def _url_of_length(rng: Any, length: int) -> str:
+    head = f"https://{rng.choice(HOSTS)}/{rng.randrange(16**8):08x}/"
+    return head + "a" * (length - len(head))
 
 
 @pytest.mark.visible
 @pytest.mark.task(2)
 @pytest.mark.points(1)
 @pytest.mark.parametrize("kind", list(BAD_URLS))
+@pytest.mark.rules("R11", "R12", "R16", "R17")
 def test_bad_url_400(client, rng, kind):
     """POST /bookmarks with an invalid url ({kind}) answers 400"""
     url = BAD_URLS[kind](rng)
@@ -321,6 +344,44 @@ def test_bad_url_400(client, rng, kind):
 
 @pytest.mark.task(2)
 @pytest.mark.points(1)
+@pytest.mark.rules("R11", "R12")
+def test_good_urls_accepted(client, rng):
+    """A url of exactly 2000 characters is accepted, and so is one starting with http://"""
+    for url in (_url_of_length(rng, 2000), f"http://{rng.choice(HOSTS)}/{rng.choice(WORDS)}-{rng.randrange(10**9)}"):
+        response = client.post("/bookmarks", json={"url": url})
+        expect_status(response, (200, 201), hint="Accept a url of up to 2000 characters (reject only len(url) > 2000) "
+                                                 "that starts with http:// or https://.")
+        expect_bookmark(expect_json(response), {"url": url}, f"the JSON returned by {response.request_line}")
+
+
+@pytest.mark.task(1)
+@pytest.mark.points(1)
+@pytest.mark.rules("R4", "R5")
+def test_stored_as_sent(client, rng):
+    """Values are kept exactly as sent; id and unknown keys in the body are ignored"""
+    word = rng.choice(WORDS)
+    url = f"https://{rng.choice(HOSTS)}/Case/{word.upper()}-{rng.randrange(16**8):08x}"
+    title = f"  {word.capitalize()}  Title "
+    tags = [f"Zz-{word}", "aa", f"{word} mid", "aa2"]
+    taken = unknown_id(client, rng)
+    body = {"url": url, "title": title, "tags": tags, "id": taken, "owner": "somebody"}
+    response = client.post("/bookmarks", json=body)
+    expect_status(response, (200, 201), hint="Ignore keys other than url, title and tags, including id.")
+    created = expect_json(response)
+    expect_keys(created, KEYS, f"the JSON returned by {response.request_line}")
+    expect(created["id"] != taken, "the bookmark took the id sent in the body",
+           expected=f"an id chosen by the database, not {taken}", actual=show(created["id"]),
+           hint="Never copy id from the request: the database chooses it.")
+    again = client.get(f"/bookmarks/{created['id']}")
+    expect_status(again, 200)
+    expect_bookmark(expect_json(again), {"url": url, "title": title, "tags": tags},
+                    f"the JSON returned by {again.request_line}",
+                    hint="Store values exactly as sent: no strip(), lower() or sorting of tags.")
+
+
+@pytest.mark.task(2)
+@pytest.mark.points(1)
+@pytest.mark.rules("R13")
 def test_title_limits(client, rng):
     """A title may have up to 200 characters; 201 is rejected with 400"""
     base = fresh_title(rng) + " "
@@ -340,6 +401,7 @@ def test_title_limits(client, rng):
 
 @pytest.mark.task(2)
 @pytest.mark.points(1)
+@pytest.mark.rules("R13")
 def test_title_wrong_type(client, rng):
     """A title that is not a string is rejected with 400"""
     for title in (rng.randrange(1, 10**6), [fresh_title(rng)]):
@@ -349,6 +411,7 @@ def test_title_wrong_type(client, rng):
 
 @pytest.mark.task(2)
 @pytest.mark.points(1)
+@pytest.mark.rules("R14")
 def test_tags_must_be_strings(client, rng):
     """tags must be a list of strings, else 400"""
     for tags in (rng.choice(WORDS), [rng.choice(WORDS), rng.randrange(100)], {"tag": rng.choice(WORDS)}):
@@ -358,6 +421,7 @@ def test_tags_must_be_strings(client, rng):
 
 @pytest.mark.task(2)
 @pytest.mark.points(1)
+@pytest.mark.rules("R15", "R16")
 def test_body_not_json_object(client, rng):
     """A body that is not a JSON object answers 400 with a JSON error"""
     url = fresh_url(rng, "not-json")
@@ -379,12 +443,14 @@ def test_body_not_json_object(client, rng):
 
 @pytest.mark.task(3)
 @pytest.mark.points(2)
+@pytest.mark.rules("R18")
 def test_patch_updates_and_persists(client, rng):
     """PATCH /bookmarks/<id> changes only the fields sent, and the change is saved"""
     body = {"url": fresh_url(rng, "patch"), "title": fresh_title(rng), "tags": fresh_tags(rng)}
     created = create(client, body)
     path = f"/bookmarks/{created['id']}"
     changes: list[dict[str, Any]] = [
+        {},
         {"title": fresh_title(rng) + " (edited)"},
         {"url": fresh_url(rng, "patched"), "tags": [*fresh_tags(rng), "edited"]},
     ]
@@ -405,6 +471,7 @@ def test_patch_updates_and_persists(client, rng):
 
 @pytest.mark.task(3)
 @pytest.mark.points(1)
+@pytest.mark.rules("R19", "R17")
 def test_patch_validates(client, rng):
     """PATCH /bookmarks/<id> with invalid fields answers 400 and changes nothing"""
     created = create(client, {"url": fresh_url(rng, "patch-400"), "title": fresh_title(rng)})
@@ -424,15 +491,20 @@ def test_patch_validates(client, rng):
 
 @pytest.mark.task(3)
 @pytest.mark.points(1)
+@pytest.mark.rules("R7")
 def test_patch_unknown_404(client, rng):
     """PATCH /bookmarks/<id> answers 404 for an unknown id"""
     missing = unknown_id(client, rng)
     response = client.patch(f"/bookmarks/{missing}", json={"title": fresh_title(rng)})
     expect_error(response, 404, hint=NOT_FOUND_HINT)
+    response = client.patch(f"/bookmarks/{missing}", json={"url": 7})
+    expect_error(response, 404, hint="Look the bookmark up before validating the body: for an unknown id, "
+                                     "404 wins over a bad body.")
 
 
 @pytest.mark.task(3)
 @pytest.mark.points(2)
+@pytest.mark.rules("R20")
 def test_delete_204(client, rng):
     """DELETE /bookmarks/<id> answers 204 with no body, and the bookmark is gone"""
     created = create(client, {"url": fresh_url(rng, "delete"), "title": fresh_title(rng)})
@@ -448,10 +520,12 @@ def test_delete_204(client, rng):
     expect(all(item.get("id") != created["id"] for item in get_list(client) if isinstance(item, dict)),
            f"GET /bookmarks still lists bookmark {created['id']} after DELETE {path}",
            expected="not listed", actual="listed", sent=f"DELETE {path}, then GET /bookmarks")
+    expect_error(client.delete(path), 404, hint="Deleting a bookmark that is already gone answers 404.")
 
 
 @pytest.mark.task(3)
 @pytest.mark.points(1)
+@pytest.mark.rules("R7")
 def test_delete_unknown_404(client, rng):
     """DELETE /bookmarks/<id> answers 404 for an unknown id"""
     missing = unknown_id(client, rng)
@@ -463,6 +537,7 @@ def test_delete_unknown_404(client, rng):
 
 @pytest.mark.task(4)
 @pytest.mark.points(2)
+@pytest.mark.rules("R21")
 def test_duplicate_url_409(client, rng):
     """POST /bookmarks with a url that is already saved answers 409"""
     url = fresh_url(rng, "duplicate")
@@ -475,10 +550,15 @@ def test_duplicate_url_409(client, rng):
     expect(len(same) == 1 and same[0] == first,
            "after the rejected duplicate, GET /bookmarks should list the url once, unchanged",
            expected=[first], actual=same, sent=f"POST /bookmarks twice with url {url}")
+    other = url.replace("https://", "https://www.", 1).upper().replace("HTTPS://", "https://", 1)
+    response = client.post("/bookmarks", json={"url": other})
+    expect_status(response, (200, 201), hint="urls are compared exactly, character for character: a url that "
+                                             "differs only in case is another url.")
 
 
 @pytest.mark.task(4)
 @pytest.mark.points(1)
+@pytest.mark.rules("R22")
 def test_patch_duplicate_url_409(client, rng):
     """PATCH to a url another bookmark has answers 409; keeping its own url is fine"""
     first = create(client, {"url": fresh_url(rng, "taken"), "title": fresh_title(rng)})
@@ -496,6 +576,7 @@ def test_patch_duplicate_url_409(client, rng):
 
 @pytest.mark.task(4)
 @pytest.mark.points(1)
+@pytest.mark.rules("R23")
 def test_works_after_duplicate(client, rng):
     """After a duplicate is rejected, the app still creates and reads bookmarks"""
     url = fresh_url(rng, "dup-then")
