@@ -166,14 +166,20 @@ def test_visible_tests_run_in_the_workspace(cli, hello, kit):
     assert result.exit_code == 0
 
 
-def test_validate_reports_each_finding_and_exits_0(cli, hello):
-    """`runner validate` proves the solution, starter, bugs and determinism."""
-    result = cli.invoke(main, ["validate", "01-hello", "--json"])
-    assert result.exit_code == 0, result.output
+def test_validate_reports_each_instrument(cli, hello):
+    """`runner validate --json` reports the static rules, the subjects, the kill matrix, seeds and
+    goldens; the hello exercise names no rules and proves few checks, so it exits 1 saying so."""
+    result = cli.invoke(main, ["validate", "01-hello", "--json", "--seeds", "2", "--no-mutants"])
+    assert result.exit_code == 1, result.output
     (document,) = json.loads(result.output)
-    subjects = [f["subject"] for f in document["findings"]]
-    assert subjects == ["solution", "determinism", "time budget", "starter", "bug wrong-message"]
-    assert all(f["ok"] for f in document["findings"])
+    found = {f["subject"]: f for f in document["findings"]}
+    for subject in ("solution", "starter", "bug wrong-message", "time budget", "seeds", "visible tests"):
+        assert found[subject]["ok"], found[subject]
+    failing = {f["subject"] for f in document["findings"] if not f["ok"]}
+    assert {"bugs", "rules", "goldens", "check test_hello", "check test_counts_hits"} <= failing
+    assert "check test_body" not in failing  # the catalogued bug proves it
+    assert document["kill_matrix"]["test_body"] == ["wrong-message"]
+    assert document["seeds"] == [101, 202]
 
 
 def test_validate_fails_when_a_bug_is_not_caught(cli, hello):
@@ -185,13 +191,21 @@ def test_validate_fails_when_a_bug_is_not_caught(cli, hello):
     assert "is not caught by 'test_hello'" in result.output
 
 
-def test_new_scaffolds_an_exercise_that_validates(cli, kit):
-    """`runner new` creates an exercise that passes `runner validate` as it stands."""
+def test_new_scaffolds_an_exercise_whose_solution_and_bug_validate(cli, kit):
+    """`runner new` writes a solution that scores full marks and a bug its check catches; the static
+    rules then name the placeholders the author still has to replace."""
     for number, kind in enumerate(("wsgi", "functions", "tests"), start=1):
         name = f"0{number}-sample-{kind}"
         assert cli.invoke(main, ["new", name, "--kind", kind]).exit_code == 0
-        result = cli.invoke(main, ["validate", name])
-        assert result.exit_code == 0, result.output
+        result = cli.invoke(main, ["validate", name, "--json", "--seeds", "1", "--no-mutants"])
+        assert result.exit_code == 1, result.output
+        (document,) = json.loads(result.output)
+        found = {f["subject"]: f for f in document["findings"]}
+        assert found["solution"]["ok"] and found["starter"]["ok"], result.output
+        assert all(f["ok"] for subject, f in found.items() if subject.startswith("bug ")), result.output
+        assert not found["placeholders"]["ok"] and "README.md" in found["placeholders"]["message"]
+        static = cli.invoke(main, ["validate", name, "--static"])
+        assert static.exit_code == 1 and "placeholders" in static.output
     assert cli.invoke(main, ["new", "01-sample-wsgi"]).exit_code == 2
 
 
