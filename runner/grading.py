@@ -163,6 +163,9 @@ class Grader:
         for folder in (self.exercise.checks_dir, self.exercise.solution_dir):
             if folder.is_dir():
                 for path in folder.rglob("*"):
+                    # Goldens are reports learners were shown: redacting them would redact the feedback.
+                    if "goldens" in path.relative_to(folder).parts:
+                        continue
                     if path.is_file() and path.suffix in (".py", ".toml", ".json", ".txt"):
                         texts.append(path.read_text(encoding="utf-8", errors="replace"))
         literals = [literal for text in texts for literal in textsafe.string_literals(text)]
@@ -200,7 +203,8 @@ class Grader:
         return wire.JudgeSpec(
             kind=self.exercise.meta.entry.kind, database_url=services.judge_database, redis_url=services.judge_redis,
             seed=seed, default_timeout=timeout, request_timeout=min(5.0, timeout), call_timeout=timeout,
-            test_run_timeout=timeout, statement_log=_statement_log(services.database_url))
+            test_run_timeout=timeout, statement_log=_statement_log(services.database_url),
+            fault_token=services.handle.get("fault_token"))
 
     def _impl_port(self, box: GradeSandbox) -> int:
         """For a kind whose judge serves code to the learner (tests): a port on the sandbox's service
