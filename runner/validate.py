@@ -196,7 +196,7 @@ def validate_exercise(
             problems.append("loses no points")
         findings.append(Finding(f"bug {bug.id}", not problems, "; ".join(problems) or f"caught: {bug.summary}",
                                 _score(report)))
-    for (subject, seed, _), report in graded.items():
+    for (subject, _seed, _), report in graded.items():
         for check in report.broken_checks:
             finding = Finding(f"check {check.id.rsplit('::', 1)[-1]}", False,
                               f"crashed while grading the {subject}: {check.message}")
@@ -206,8 +206,8 @@ def validate_exercise(
     # 3. kill matrix -----------------------------------------------------------------------------
     matrix = kill_matrix((c.id for c in sol.checks),
                          {s.removeprefix("bug "): r for s, r in first.items() if s.startswith("bug ")})
-    for check in matrix.unproven:
-        findings.append(Finding(f"check {check}", False,
+    for unproven in matrix.unproven:
+        findings.append(Finding(f"check {unproven}", False,
                                 "unproven: no catalogued bug fails it (add the mistake it is there to catch "
                                 "to bugs.toml)"))
     if not matrix.unproven:
@@ -267,9 +267,8 @@ def validate_exercise(
     # 7. strength --------------------------------------------------------------------------------
     power = None
     if options.mutants:
-        from .mutate import generate
-
         from . import kinds
+        from .mutate import generate
 
         mutants = generate(solution, only=[name for name in exercise.meta.files if name.endswith(".py")],
                            operators=kinds.get(exercise.meta.entry.kind).mutation_operators)

@@ -40,7 +40,7 @@ class Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(data)
 
-    def do_GET(self) -> None:  # noqa: N802 - the stdlib's name
+    def do_GET(self) -> None:
         if self.path == "/slow":
             with Handler.lock:
                 Handler.inside += 1
@@ -50,7 +50,7 @@ class Handler(BaseHTTPRequestHandler):
                 Handler.inside -= 1
         self._answer(200, {"path": self.path})
 
-    def do_POST(self) -> None:  # noqa: N802
+    def do_POST(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
         self.rfile.read(length)
         self._answer(400, {"message": "no"})
