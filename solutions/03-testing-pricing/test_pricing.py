@@ -61,12 +61,18 @@ def test_bulk_unit_price_tiers(quantity, expected):
 
 def test_bulk_unit_price_rounds_like_apply_discount():
     assert bulk_unit_price(1999, 20) == 1899  # 1899.05
+    assert bulk_unit_price(1990, 10) == 1891  # 1890.5: half a cent rounds up
 
 
 @pytest.mark.parametrize("quantity", [0, -3])
 def test_bulk_unit_price_rejects_quantity_below_one(quantity):
     with pytest.raises(ValueError):
         bulk_unit_price(1000, quantity)
+
+
+def test_bulk_unit_price_rejects_a_negative_unit_price():
+    with pytest.raises(ValueError):
+        bulk_unit_price(-1, 5)
 
 
 def test_bulk_unit_price_rejects_wrong_types():
@@ -99,7 +105,7 @@ def test_parse_coupon_rejects_percent_out_of_range(code):
         parse_coupon(code)
 
 
-@pytest.mark.parametrize("code", ["", "SAVE", "15", "SAVE-5", "SAVE 15", "SAVE1.5", "OFF15", "XSAVE15", "SAVE15%"])
+@pytest.mark.parametrize("code", ["", "SAVE", "15", "SAVE-5", "SAVE+5", "SAVE 15", "SAVE1.5", "OFF15", "XSAVE15", "SAVE15%"])
 def test_parse_coupon_rejects_malformed_codes(code):
     with pytest.raises(ValueError):
         parse_coupon(code)
@@ -120,6 +126,11 @@ def test_cart_total_sums_lines():
         {"sku": "pen", "unit_cents": 120, "qty": 12},
     ]
     assert cart_total(items) == 2500 + 499 + 1440
+
+
+def test_cart_total_accepts_a_tuple_of_lines():
+    items = ({"sku": "mug", "unit_cents": 1250, "qty": 2}, {"sku": "tea", "unit_cents": 499, "qty": 1})
+    assert cart_total(items) == 2999
 
 
 def test_cart_total_of_empty_cart_is_zero():
@@ -197,3 +208,5 @@ def test_shipping_rejects_bad_subtotals():
         shipping_cents(49.99, "US")
     with pytest.raises(TypeError):
         shipping_cents(1000, None)
+    with pytest.raises(TypeError):
+        shipping_cents(1000, 1)

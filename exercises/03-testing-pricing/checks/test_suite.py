@@ -77,6 +77,54 @@ def public_functions(exercise_dir: Path) -> list[str]:
 
 
 MUTANTS = load_mutants(EXERCISE)
+#: The statement's rules (README, "Rules, one by one") each hidden mutant breaks; every mutant also
+#: covers R4 (a hidden bug is caught when a test fails against it).
+MUTANT_RULES: dict[str, tuple[str, ...]] = {
+    "discount-full-rejected": ("R7",),
+    "discount-half-even": ("R8",),
+    "tier-boundary-exclusive": ("R10", "R11"),
+    "tier-order": ("R11",),
+    "coupon-case-sensitive": ("R17",),
+    "coupon-over-max-accepted": ("R15",),
+    "cart-zero-quantity": ("R22",),
+    "shipping-free-abroad": ("R25",),
+    "shipping-threshold-exclusive": ("R24",),
+    "bool-is-a-number": ("R5",),
+    "discount-negative-cents": ("R6",),
+    "discount-zero-rejected": ("R7",),
+    "discount-over-full-accepted": ("R7",),
+    "discount-negative-accepted": ("R7",),
+    "tier-ten-late": ("R10",),
+    "tier-ten-early": ("R9",),
+    "tier-fifty-late": ("R11",),
+    "tier-fifty-early": ("R10",),
+    "bulk-rounds-down": ("R12",),
+    "bulk-negative-price": ("R13",),
+    "bulk-zero-quantity": ("R14",),
+    "coupon-zero-accepted": ("R15",),
+    "coupon-one-rejected": ("R15",),
+    "coupon-fifty-rejected": ("R15",),
+    "coupon-any-prefix": ("R16",),
+    "coupon-number-parsed-loosely": ("R16",),
+    "coupon-untrimmed": ("R18",),
+    "cart-applies-tiers": ("R19",),
+    "cart-tuple-rejected": ("R20",),
+    "cart-line-not-checked": ("R20",),
+    "cart-empty-sku": ("R21",),
+    "cart-negative-price": ("R22",),
+    "cart-missing-key": ("R23",),
+    "shipping-threshold-low": ("R24",),
+    "shipping-abroad-domestic-fee": ("R25",),
+    "shipping-negative-subtotal": ("R26",),
+    "shipping-country-untrimmed": ("R27",),
+    "shipping-country-case-sensitive": ("R27",),
+    "shipping-country-any-length": ("R28",),
+}
+_unmapped = sorted({m.id for m in MUTANTS} ^ set(MUTANT_RULES))
+if _unmapped:
+    raise ValueError(f"checks/test_suite.py: MUTANT_RULES and mutants.toml disagree on {', '.join(_unmapped)}")
+#: Every rule a mutant breaks: rule coverage reads a parametrised check's rules from its function.
+ALL_MUTANT_RULES = tuple(dict.fromkeys(["R4", *(r for m in MUTANTS for r in MUTANT_RULES[m.id])]))
 _META = tomllib.loads((EXERCISE / "exercise.toml").read_text(encoding="utf-8"))
 # Every run may take up to check_timeout seconds (plus forking and the round trip); the gate is
 # the check that waits for all of them.
@@ -136,6 +184,7 @@ ONLY_FUNCTIONS = (
 
 
 @pytest.mark.gate
+@pytest.mark.rules("R1", "R3")
 @pytest.mark.points(0)
 @pytest.mark.timeout(GATE_TIMEOUT)
 def test_tests_pass_on_reference(runs: Runs, judge_spec: JudgeSpec) -> None:
@@ -179,7 +228,9 @@ def test_tests_pass_on_reference(runs: Runs, judge_spec: JudgeSpec) -> None:
             )
 
 
-@pytest.mark.parametrize("mutant", MUTANTS, ids=str)
+@pytest.mark.rules(*ALL_MUTANT_RULES)
+@pytest.mark.parametrize("mutant", [pytest.param(m, marks=pytest.mark.rules(*MUTANT_RULES[m.id]), id=m.id)
+                                    for m in MUTANTS])
 def test_catches_mutant(runs: Runs, mutant: Mutant) -> None:
     """Your tests catch: {mutant.misconception}"""
     run = runs.mutants.get(mutant.id)
