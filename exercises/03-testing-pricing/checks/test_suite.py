@@ -119,6 +119,8 @@ MUTANT_RULES: dict[str, tuple[str, ...]] = {
     "shipping-country-untrimmed": ("R27",),
     "shipping-country-case-sensitive": ("R27",),
     "shipping-country-any-length": ("R28",),
+    "bulk-rounds-up": ("R12",),
+    "cart-empty-rejected": ("R19",),
 }
 _unmapped = sorted({m.id for m in MUTANTS} ^ set(MUTANT_RULES))
 if _unmapped:
