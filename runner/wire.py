@@ -255,6 +255,8 @@ class JudgeSpec:
     failed_gates: tuple[str, ...] = ()
     collect_only: bool = False
     endpoint_timeout: float = 60.0
+    #: The embedded Redis's per-grade secret for its fault control command (``runner.judge.faults``).
+    fault_token: str | None = None
     #: The learner host's statement log (``HostSpec.statement_log``) as the judge sees that file.
     statement_log: str | None = None
 
@@ -266,7 +268,7 @@ class JudgeSpec:
             "call_timeout": self.call_timeout, "test_run_timeout": self.test_run_timeout,
             "impl_host": self.impl_host, "impl_port": self.impl_port, "done": list(self.done),
             "failed_gates": list(self.failed_gates), "collect_only": self.collect_only,
-            "endpoint_timeout": self.endpoint_timeout,
+            "endpoint_timeout": self.endpoint_timeout, "fault_token": self.fault_token,
             "statement_log": self.statement_log,
         }
 
@@ -302,6 +304,7 @@ def parse_judge_spec(data: bytes | str) -> JudgeSpec | None:
         failed_gates=gates,
         collect_only=raw.get("collect_only") is True,
         endpoint_timeout=_float(raw.get("endpoint_timeout"), default.endpoint_timeout) or default.endpoint_timeout,
+        fault_token=_str(raw.get("fault_token")),
         statement_log=_str(raw.get("statement_log")),
     )
 

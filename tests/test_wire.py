@@ -24,6 +24,8 @@ MESSAGES = [
      wire.parse_judge_spec),
     (wire.JudgeSpec(database_url="sqlite:////g/db/grade.sqlite3", statement_log="/g/db/statements.log"),
      wire.parse_judge_spec),
+    (wire.JudgeSpec(redis_url="redis://backend-kit-judge:t0k@127.0.0.1:6379/0", fault_token="t0k"),
+     wire.parse_judge_spec),
     (wire.Manifest((CheckSpec("f.py::test_a", "A", 2, task=1, gate=True, visible=True, timeout=4.0),
                     CheckSpec("f.py::test_b[x]", "B {x}", 1))), wire.parse_judge_event),
     (wire.CheckStarted("f.py::test_a"), wire.parse_judge_event),
@@ -95,3 +97,12 @@ def test_lines_keep_a_bounded_unfinished_line():
         assert lines.feed(b"x" * wire.MAX_LINE) == []
     assert len(lines.flush()[0]) == wire.MAX_LINE
     assert lines.feed(b'{"a": 1}\n{"b"') == [b'{"a": 1}'] and lines.flush() == [b'{"b"']
+
+
+def test_judge_spec_fault_token_is_optional_text():
+    """The embedded Redis's fault token: absent by default, and anything but a string is dropped."""
+    assert wire.JudgeSpec().fault_token is None
+    raw = json.loads(wire.dump(wire.JudgeSpec(fault_token="abc")))
+    assert wire.parse_judge_spec(json.dumps(raw)).fault_token == "abc"
+    for bad in (7, ["abc"], None):
+        assert wire.parse_judge_spec(json.dumps({**raw, "fault_token": bad})).fault_token is None

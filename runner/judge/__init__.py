@@ -14,7 +14,10 @@ Checks are plain pytest functions in an exercise's ``checks/`` folder. They use:
 - ``Mismatch`` and the ``expect_*`` helpers for failure messages a learner can act on;
 - the SQL kit (``runner.judge.sql``: ``expect_accepted``, ``expect_refused``, ``expect_rows``,
   ``watch_tables``, ...) and the ``statements`` fixture with ``expect_at_most``
-  (``runner.judge.statements``: the SQL statements the app sent during a block).
+  (``runner.judge.statements``: the SQL statements the app sent during a block);
+- the Redis kit (``runner.judge.redis_probe``: the ``redis_probe`` fixture, ``expect_key``,
+  ``expect_ttl_between``, ``watch()`` with ``expect_cache_hit``/``expect_no_command``) and the
+  ``faults`` fixture (``runner.judge.faults``: ``redis_down()``, ``database_down()``).
 
 A check's docstring (first line) is its learner-facing name.
 """
@@ -31,9 +34,21 @@ from .expect import (
     expect_status,
     json_diff,
 )
+from .faults import Faults
 from .http import TRANSCRIPT, Client, Exchange, Response, curl_command, run_together
 from .learner import Learner, LearnerTests, TestRun
 from .mismatch import Mismatch, show
+from .redis_probe import (
+    CommandLog,
+    KeyState,
+    RedisProbe,
+    expect_cache_hit,
+    expect_command,
+    expect_key,
+    expect_no_command,
+    expect_no_key,
+    expect_ttl_between,
+)
 from .sql import (
     TableChanges,
     TableWatch,
@@ -57,18 +72,17 @@ Raised = Learner.Raised
 __all__ = [
     "TRANSCRIPT",
     "Client",
-    "Exchange",
-    "curl_command",
-    "expect_error_json",
-    "expect_json_matches",
-    "json_diff",
-    "run_together",
+    "CommandLog",
     "Endpoint",
+    "Exchange",
+    "Faults",
     "JudgeSpec",
+    "KeyState",
     "Learner",
     "LearnerTests",
     "Mismatch",
     "Raised",
+    "RedisProbe",
     "Response",
     "StatementLog",
     "Statements",
@@ -76,24 +90,35 @@ __all__ = [
     "TableWatch",
     "TestOutcome",
     "TestRun",
+    "curl_command",
     "db_error",
     "describe_insert",
     "expect",
     "expect_accepted",
     "expect_at_most",
+    "expect_cache_hit",
+    "expect_command",
     "expect_delete_cascades",
     "expect_delete_refused",
     "expect_equal",
+    "expect_error_json",
     "expect_header",
     "expect_json",
+    "expect_json_matches",
+    "expect_key",
     "expect_keys",
+    "expect_no_command",
+    "expect_no_key",
     "expect_refused",
     "expect_row_count",
     "expect_rows",
     "expect_status",
+    "expect_ttl_between",
     "insert",
+    "json_diff",
     "row_count",
     "rows",
+    "run_together",
     "show",
     "watch_tables",
 ]

@@ -351,3 +351,23 @@ def redis(judge_spec: wire.JudgeSpec) -> Iterator[Any]:
     connection = redis_module.Redis.from_url(judge_spec.redis_url, decode_responses=True, socket_timeout=5)
     yield connection
     connection.close()
+
+
+@pytest.fixture(scope="session")
+def redis_probe(redis: Any) -> Any:
+    """A ``runner.judge.RedisProbe`` on the grade's Redis: keys, types, TTLs, values, and ``watch()``."""
+    from .redis_probe import RedisProbe
+
+    return RedisProbe(redis)
+
+
+@pytest.fixture
+def faults(judge_spec: wire.JudgeSpec, learner_settings: dict[str, str]) -> Iterator[Any]:
+    """A ``runner.judge.Faults``: ``redis_down()`` / ``database_down()`` for this grade only; restored at teardown."""
+    from .faults import Faults
+
+    outages = Faults(judge_redis_url=judge_spec.redis_url, learner_redis_url=learner_settings.get("REDIS_URL"),
+                     judge_database_url=judge_spec.database_url,
+                     learner_database_url=learner_settings.get("DATABASE_URL"), fault_token=judge_spec.fault_token)
+    yield outages
+    outages.restore_all()
