@@ -115,6 +115,8 @@ class Grader:
                     judge.close()
             else:
                 self._stage(workdir / "workspace", submission.files)
+                judge_spec = replace(judge_spec, submission_dir=str(
+                    self._keep_submission(workdir / "judge" / "submission", submission.files)))
                 # The time limit is the learner's: it starts once the sandbox (a first image build)
                 # and the services (containers starting) are ready, not before.
                 session.start_clock(time.monotonic())
@@ -186,6 +188,18 @@ class Grader:
             target = workspace / name
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_bytes(data)
+
+    @staticmethod
+    def _keep_submission(folder: Path, files: Mapping[str, bytes]) -> Path:
+        """The judge's own copy of the submitted files (checks that read them, such as the tests kind's
+        ``submission_files``, read this one): in the judge's folder, which no sandbox shows the learner,
+        so learner code that rewrites the workspace's copy while it runs cannot change what is judged."""
+        for name, data in files.items():
+            target = folder / name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(data)
+        folder.mkdir(parents=True, exist_ok=True)
+        return folder
 
     def _host_spec(self, learner_config: Mapping[str, str]) -> wire.HostSpec:
         meta = self.exercise.meta

@@ -259,6 +259,8 @@ class JudgeSpec:
     fault_token: str | None = None
     #: The learner host's statement log (``HostSpec.statement_log``) as the judge sees that file.
     statement_log: str | None = None
+    #: The runner's own copy of the submitted files, out of the learner's reach (``submission_files``).
+    submission_dir: str | None = None
 
     def to_wire(self) -> dict[str, Any]:
         return {
@@ -269,7 +271,7 @@ class JudgeSpec:
             "impl_host": self.impl_host, "impl_port": self.impl_port, "done": list(self.done),
             "failed_gates": list(self.failed_gates), "collect_only": self.collect_only,
             "endpoint_timeout": self.endpoint_timeout, "fault_token": self.fault_token,
-            "statement_log": self.statement_log,
+            "statement_log": self.statement_log, "submission_dir": self.submission_dir,
         }
 
 
@@ -306,6 +308,7 @@ def parse_judge_spec(data: bytes | str) -> JudgeSpec | None:
         endpoint_timeout=_float(raw.get("endpoint_timeout"), default.endpoint_timeout) or default.endpoint_timeout,
         fault_token=_str(raw.get("fault_token")),
         statement_log=_str(raw.get("statement_log")),
+        submission_dir=_str(raw.get("submission_dir")),
     )
 
 

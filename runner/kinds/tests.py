@@ -8,6 +8,7 @@ import contextlib
 import importlib
 import sys
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -15,7 +16,8 @@ from .. import wire
 from . import Kind, Scaffold, ScaffoldBug
 
 if TYPE_CHECKING:
-    from ..judge.learner import LearnerTests
+    from ..catalog import HiddenMutant, MutantCatalogue
+    from ..judge.learner import LearnerTests, TestRun
     from ..learner.host import Host
 
 _STARTER = '''from module import double
@@ -50,6 +52,103 @@ def test_mutant(learner_tests):
 LEARNER_INI = Path(__file__).resolve().parent.parent / "learner" / "pytest.ini"
 #: What one run may report before the rest is dropped (the learner's process writes it).
 MAX_REPORT = 1_000_000
+#: The hidden mutants of an exercise of this kind, in its folder (``runner.catalog.MutantCatalogue``).
+MUTANTS_FILE = "checks/mutants.toml"
+#: What one run costs besides ``check_timeout``: forking, the round trip, serving the implementation.
+RUN_OVERHEAD = 3.0
+#: The mutation gate's margin over all its runs, and the grade's margin over the gate.
+GATE_MARGIN = 10.0
+GRADE_MARGIN = 20.0
+#: The name of the reference's runs in ``MutationRuns.order``.
+REFERENCE = "reference"
+
+
+@dataclass(frozen=True)
+class MutationPlan:
+    """What the mutation runs of an exercise need, read and validated from its folder: the module
+    under test (``starter/<target>.py``, the reference), the public functions its proxy serves, the
+    hidden mutants of ``checks/mutants.toml``, and how long the runs may take."""
+
+    module: str
+    reference: str = field(repr=False)
+    functions: tuple[str, ...]
+    catalogue: MutantCatalogue
+    gate_timeout: float
+
+    @property
+    def mutants(self) -> tuple[HiddenMutant, ...]:
+        return self.catalogue.mutant
+
+    def source(self, mutant_id: str) -> str:
+        """The module under test with mutant ``mutant_id`` applied."""
+        from ..catalog import apply_mutant
+
+        return apply_mutant(self.reference, self.catalogue.get(mutant_id))
+
+
+def mutation_plan(exercise_dir: Path) -> MutationPlan:
+    """Read ``exercise.toml``, the module under test and ``checks/mutants.toml`` of a tests-kind
+    exercise; any authoring mistake is a ``ContentError`` naming the file. The exercise's
+    ``time_limit`` must cover the gate that waits for every run (the reference twice, each mutant
+    once, each up to ``check_timeout`` plus ``RUN_OVERHEAD``)."""
+    from ..catalog import parse_meta, parse_mutants
+    from ..errors import ContentError
+
+    meta_path = exercise_dir / "exercise.toml"
+    meta = parse_meta(meta_path.read_text(encoding="utf-8"), str(meta_path))
+    module_name = meta.entry.target.replace(".", "/") + ".py"
+    reference = (exercise_dir / "starter" / module_name).read_text(encoding="utf-8")
+    mutants_path = exercise_dir / MUTANTS_FILE
+    catalogue = parse_mutants(mutants_path.read_text(encoding="utf-8"), str(mutants_path), reference,
+                              reference_name=f"starter/{module_name}")
+    gate_timeout = (len(catalogue.mutant) + 2) * (meta.check_timeout + RUN_OVERHEAD) + GATE_MARGIN
+    if meta.time_limit < gate_timeout + GRADE_MARGIN:
+        raise ContentError(
+            [f"{meta_path}: time_limit: must be at least {gate_timeout + GRADE_MARGIN:g} s for "
+             f"{len(catalogue.mutant)} mutants with check_timeout {meta.check_timeout:g}"],
+            hint="Raise time_limit, lower check_timeout, or catalogue fewer mutants.")
+    return MutationPlan(meta.entry.target, reference, meta.entry.functions, catalogue, gate_timeout)
+
+
+@dataclass
+class MutationRuns:
+    """The learner's suite run against the reference (twice) and each hidden mutant (once).
+
+    If a reference run is not green, the runs stop there: the gate fails, and no later check
+    looks at the others (a mutant that did not run is absent from ``mutants``)."""
+
+    __test__ = False  # not a pytest test class
+
+    plan: MutationPlan
+    reference: list[TestRun] = field(default_factory=list)  # in the order they ran
+    mutants: dict[str, TestRun] = field(default_factory=dict)  # by mutant id
+    order: list[str] = field(default_factory=list)  # what ran, in order ("reference" or a mutant id)
+
+    @property
+    def catalogue(self) -> MutantCatalogue:
+        return self.plan.catalogue
+
+
+def run_mutation(learner_tests: LearnerTests, plan: MutationPlan) -> MutationRuns:
+    """Each implementation once, the reference twice, in an order the learner cannot predict
+    (``random.SystemRandom``, not the grade's seed: a suite cannot count runs to find the reference)."""
+    import random
+
+    order = [REFERENCE, REFERENCE, *(m.id for m in plan.mutants)]
+    random.SystemRandom().shuffle(order)
+    functions = list(plan.functions)
+    runs = MutationRuns(plan)
+    for name in order:
+        runs.order.append(name)
+        if name == REFERENCE:
+            run = learner_tests.run(plan.reference, functions)
+            runs.reference.append(run)
+            if not run.green:
+                break  # the gate fails: no later check will look at the other runs
+        else:
+            runs.mutants[name] = learner_tests.run(plan.source(name), functions)
+    return runs
+
 
 
 def _test_files(files: Sequence[str]) -> list[str]:
@@ -120,7 +219,24 @@ class Tests(Kind):
             with connect(endpoint, judge_spec.test_run_timeout + 5) as learner:
                 yield LearnerTests(learner, judge_spec.test_run_timeout, judge_spec.impl_host, judge_spec.impl_port)
 
-        return {"learner_tests": learner_tests}
+        @pytest.fixture(scope="session")
+        def mutation(learner_tests: LearnerTests, exercise_dir: Path) -> MutationRuns:
+            """The learner's suite against the reference twice and every hidden mutant of
+            checks/mutants.toml once, in an unpredictable order (see ``run_mutation``)."""
+            return run_mutation(learner_tests, mutation_plan(exercise_dir))
+
+        @pytest.fixture(scope="session")
+        def submission_files(judge_spec: JudgeSpec) -> dict[str, str]:
+            """The learner's files as submitted (name → text), from the runner's own copy: one the
+            learner's process cannot reach, so a suite that rewrites itself while it runs changes
+            only the workspace's copy."""
+            if judge_spec.submission_dir is None:
+                raise pytest.UsageError("the runner passed no submission_dir to the judge (a bug in backend-kit)")
+            root = Path(judge_spec.submission_dir)
+            return {path.relative_to(root).as_posix(): path.read_text(encoding="utf-8", errors="replace")
+                    for path in sorted(root.rglob("*")) if path.is_file()}
+
+        return {"learner_tests": learner_tests, "mutation": mutation, "submission_files": submission_files}
 
 
 def run_once(host: Host, impl: str, timeout: float) -> wire.TestRunReply:

@@ -2,9 +2,10 @@
 against hidden buggy versions of it (mutants, in mutants.toml), and must tell them apart.
 
 How it works
-- One session fixture runs the learner's whole test file once per implementation, through
-  ``learner_tests.run``: the implementation runs here in the judge, the learner's process only has
-  a proxy, so their tests cannot read which one they are facing.
+- The tests kind's session fixture ``mutation`` (``runner.kinds.tests.run_mutation``) runs the
+  learner's whole test file once per implementation, through ``learner_tests.run``: the
+  implementation runs here in the judge, the learner's process only has a proxy, so their tests
+  cannot read which one they are facing.
 - The order of the runs comes from ``random.SystemRandom`` (not the seeded ``rng``), and the
   reference runs twice at random positions: a test file cannot count runs to guess which one is
   the reference, and a flaky or random test file is very unlikely to be green both times.
@@ -14,69 +15,29 @@ How it works
   the mutant can have made them slower.
 - If a reference run is not green, the remaining runs are skipped: the gate fails and every later
   check is skipped anyway.
+- Before any run, a gate refuses a test file that carries a copy of pricing.py (``runner.oracle``):
+  a suite that only compares the module with a pasted copy of itself has no expectations of its own.
 """
 
 from __future__ import annotations
 
-import random
-import tomllib
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 
-from runner.judge import JudgeSpec, LearnerTests, Mismatch, TestRun
+from runner import oracle
+from runner.catalog import HiddenMutant
+from runner.judge import JudgeSpec, Mismatch, TestRun
+from runner.kinds.tests import MutationRuns, mutation_plan
 
 EXERCISE = Path(__file__).resolve().parent.parent
 MODULE = "pricing"
-REFERENCE = "reference"
+TEST_FILE = "test_pricing.py"
 
-
-@dataclass(frozen=True)
-class Mutant:
-    id: str
-    misconception: str
-    hint: str
-    source: str = field(repr=False)
-
-    def __str__(self) -> str:
-        return self.id
-
-
-def load_reference(exercise_dir: Path) -> str:
-    return (exercise_dir / "starter" / f"{MODULE}.py").read_text(encoding="utf-8")
-
-
-def load_mutants(exercise_dir: Path) -> list[Mutant]:
-    """The mutants of mutants.toml, applied to the reference; any authoring mistake is an error."""
-    path = exercise_dir / "checks" / "mutants.toml"
-    reference = load_reference(exercise_dir)
-    entries = tomllib.loads(path.read_text(encoding="utf-8")).get("mutant", [])
-    mutants: list[Mutant] = []
-    for entry in entries:
-        mutant_id = entry["id"]
-        count = reference.count(entry["find"])
-        if count != 1:
-            raise ValueError(f"{path}: mutant {mutant_id!r}: 'find' occurs {count} times in "
-                             f"starter/{MODULE}.py; it must occur exactly once")
-        source = reference.replace(entry["find"], entry["replace"])
-        if source == reference:
-            raise ValueError(f"{path}: mutant {mutant_id!r} does not change the module")
-        compile(source, f"{mutant_id}.py", "exec")
-        if any(m.id == mutant_id for m in mutants):
-            raise ValueError(f"{path}: mutant id {mutant_id!r} appears twice")
-        mutants.append(Mutant(mutant_id, entry["misconception"], entry["hint"], source))
-    if not mutants:
-        raise ValueError(f"{path}: no [[mutant]] entries")
-    return mutants
-
-
-def public_functions(exercise_dir: Path) -> list[str]:
-    meta = tomllib.loads((exercise_dir / "exercise.toml").read_text(encoding="utf-8"))
-    return list(meta["entry"]["functions"])
-
-
-MUTANTS = load_mutants(EXERCISE)
+#: The module under test, its functions and the mutants of mutants.toml, validated (any authoring
+#: mistake, or a time_limit too short for all the runs, stops the collection with a ContentError).
+PLAN = mutation_plan(EXERCISE)
+MUTANTS = PLAN.mutants
 #: The statement's rules (README, "Rules, one by one") each hidden mutant breaks; every mutant also
 #: covers R4 (a hidden bug is caught when a test fails against it).
 MUTANT_RULES: dict[str, tuple[str, ...]] = {
@@ -127,39 +88,9 @@ if _unmapped:
     raise ValueError(f"checks/test_suite.py: MUTANT_RULES and mutants.toml disagree on {', '.join(_unmapped)}")
 #: Every rule a mutant breaks: rule coverage reads a parametrised check's rules from its function.
 ALL_MUTANT_RULES = tuple(dict.fromkeys(["R4", *(r for m in MUTANTS for r in MUTANT_RULES[m.id])]))
-_META = tomllib.loads((EXERCISE / "exercise.toml").read_text(encoding="utf-8"))
 # Every run may take up to check_timeout seconds (plus forking and the round trip); the gate is
-# the check that waits for all of them.
-GATE_TIMEOUT = (len(MUTANTS) + 2) * (float(_META["check_timeout"]) + 3) + 10
-if float(_META["time_limit"]) < GATE_TIMEOUT + 20:
-    raise ValueError(f"exercise.toml: time_limit must be at least {GATE_TIMEOUT + 20:g} s for "
-                     f"{len(MUTANTS)} mutants with check_timeout {_META['check_timeout']}")
-
-
-@dataclass
-class Runs:
-    reference: list[TestRun]  # in the order they ran
-    mutants: dict[str, TestRun]  # by mutant id
-
-
-@pytest.fixture(scope="session")
-def runs(learner_tests: LearnerTests, exercise_dir: Path) -> Runs:
-    """Each implementation once, the reference twice, in an order the learner cannot predict."""
-    reference = load_reference(exercise_dir)
-    mutants = {m.id: m for m in load_mutants(exercise_dir)}
-    functions = public_functions(exercise_dir)
-    order = [REFERENCE, REFERENCE, *mutants]
-    random.SystemRandom().shuffle(order)
-    result = Runs(reference=[], mutants={})
-    for name in order:
-        if name == REFERENCE:
-            run = learner_tests.run(reference, functions)
-            result.reference.append(run)
-            if not run.green:
-                break  # the gate fails: no later check will look at the other runs
-        else:
-            result.mutants[name] = learner_tests.run(mutants[name].source, functions)
-    return result
+# the check that waits for all of them (mutation_plan checks that time_limit covers it).
+GATE_TIMEOUT = PLAN.gate_timeout
 
 
 def _names(tests: list[str], limit: int = 12) -> str:
@@ -186,13 +117,38 @@ ONLY_FUNCTIONS = (
 
 
 @pytest.mark.gate
+@pytest.mark.rules("R2")
+@pytest.mark.points(0)
+def test_no_copy_of_the_module(submission_files: dict[str, str]) -> None:
+    """Your tests state their own expected values (no copy of pricing.py)"""
+    test_source = submission_files.get(TEST_FILE, "")
+    copies = oracle.find_copies(test_source, PLAN.reference, PLAN.functions)
+    reads = oracle.find_source_reads(test_source, MODULE)
+    if not copies and not reads:
+        return
+    found = [f"a copy of {c.describe()}" for c in copies] + [f"a read of pricing.py's source: {r.describe()}"
+                                                             for r in reads]
+    copied = list(dict.fromkeys(c.function for c in copies))  # public functions first
+    raise Mismatch(
+        (f"{TEST_FILE} contains a copy of pricing.py's {', '.join(copied)}. " if copied else
+         f"{TEST_FILE} reads the source of pricing.py. ")
+        + "A test that compares pricing.py with a copy of itself states no expected value of its own, "
+          "so it proves nothing: this is not allowed.",
+        expected="tests whose expected values come from the statement (such as apply_discount(1000, 10) == 900)",
+        actual="; ".join(found),
+        hint="Delete the copied code and write each expected value yourself, from the statement's contract. "
+             "Restating the statement's numbers (the quantity tiers, the threshold) is fine.",
+    )
+
+
+@pytest.mark.gate
 @pytest.mark.rules("R1", "R3")
 @pytest.mark.points(0)
 @pytest.mark.timeout(GATE_TIMEOUT)
-def test_tests_pass_on_reference(runs: Runs, judge_spec: JudgeSpec) -> None:
+def test_tests_pass_on_reference(mutation: MutationRuns, judge_spec: JudgeSpec) -> None:
     """Your tests pass against the correct pricing module"""
     limit = judge_spec.test_run_timeout
-    for index, run in enumerate(runs.reference):
+    for index, run in enumerate(mutation.reference):
         flaky = (" They passed in another run against the same module, so some test is flaky: make every "
                  "test deterministic (fixed values, no randomness, no state shared between tests)."
                  if index else "")
@@ -233,9 +189,9 @@ def test_tests_pass_on_reference(runs: Runs, judge_spec: JudgeSpec) -> None:
 @pytest.mark.rules(*ALL_MUTANT_RULES)
 @pytest.mark.parametrize("mutant", [pytest.param(m, marks=pytest.mark.rules(*MUTANT_RULES[m.id]), id=m.id)
                                     for m in MUTANTS])
-def test_catches_mutant(runs: Runs, mutant: Mutant) -> None:
+def test_catches_mutant(mutation: MutationRuns, mutant: HiddenMutant) -> None:
     """Your tests catch: {mutant.misconception}"""
-    run = runs.mutants.get(mutant.id)
+    run = mutation.mutants.get(mutant.id)
     if run is None:
         pytest.skip("Not run: your tests did not pass against the correct module.")
     if not run.green:
