@@ -65,7 +65,6 @@ def real_kit(monkeypatch):
     monkeypatch.setenv("BACKEND_KIT_ROOT", str(REPO))
 
 
-@pytest.mark.slow
 def test_an_oracle_suite_is_refused_and_told_why(real_kit):
     """The copy gate fails before any run, naming the copied functions; nothing else is graded."""
     exercise = find_exercise("03-testing-pricing")
