@@ -37,7 +37,29 @@ def validations() -> dict[tuple[str, str], Validation]:
 OPTIONS = {"embedded": Options(repeat=2), "server": Options(seeds=2, mutants=False)}
 
 
+#: Exercises whose graded validation is not yet affordable in CI, and why. Their static rules (rule
+#: coverage, gates announced, docstrings, placeholders, visible tests) are still proven below.
+NOT_YET_GRADED = {
+    "03-testing-pricing": "a grade runs the suite 43 times (~60 s), so five seeds and the mutants take an hour; "
+                          "issue 8 stays open until grading it is fast (issue 12)",
+}
+
+
+def graded(exercise: Exercise) -> None:
+    reason = NOT_YET_GRADED.get(exercise.slug)
+    if reason:
+        pytest.skip(reason)
+
+
+@pytest.mark.parametrize("exercise", EXERCISES, ids=lambda e: e.slug)
+def test_exercise_passes_the_static_rules(exercise: Exercise):
+    """Every exercise: rules named and covered, gates announced, checks named, no placeholder, visible tests pass."""
+    result = validate_exercise(exercise, options=Options(static_only=True), catalog=EXERCISES)
+    assert [f"{f.subject}: {f.message}" for f in result.findings if not f.ok] == []
+
+
 def validated(cache, exercise: Exercise, backend: str, provider) -> Validation:
+    graded(exercise)
     key = (exercise.slug, backend)
     if key not in cache:
         cache[key] = validate_exercise(exercise, provider_factory=lambda: provider, options=OPTIONS[backend],
