@@ -61,7 +61,7 @@ def test_bulk_unit_price_tiers(quantity, expected):
 
 def test_bulk_unit_price_rounds_like_apply_discount():
     assert bulk_unit_price(1999, 20) == 1899  # 1899.05
-    assert bulk_unit_price(1990, 10) == 1891  # 1890.5: half a cent rounds up
+    assert bulk_unit_price(1970, 20) == 1872  # 1871.5: half a cent rounds up
 
 
 @pytest.mark.parametrize("quantity", [0, -3])
