@@ -394,9 +394,11 @@ def _statement_log(database_url: str | None) -> str | None:
 
 
 def _redacted(outcome: Outcome, redact: textsafe.Redactor) -> Outcome:
-    """Only what the learner's program produced (``actual``): messages and hints are the judge's own
-    words and may legitimately repeat text from the check file."""
-    return replace(outcome, actual=None if outcome.actual is None else redact(outcome.actual))
+    """What the learner's program produced: ``actual``, and ``sent``, which holds the check's HTTP
+    transcript with the app's replies. Messages and hints are the judge's own words and may
+    legitimately repeat text from the check file."""
+    return replace(outcome, actual=None if outcome.actual is None else redact(outcome.actual),
+                   sent=None if outcome.sent is None else redact(outcome.sent))
 
 
 def grade(exercise: Exercise, folder: Path, *, provider: ServiceProvider | None = None,
