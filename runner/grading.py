@@ -350,13 +350,7 @@ class Grader:
     def _await_manifest(self, judge: JudgeProcess, lines: wire.Lines, session: GradeSession) -> None:
         """Read the judge's events until its manifest has come, so the report lists every check
         (a judge that cannot list its checks within a minute is broken)."""
-        deadline = time.monotonic() + MANIFEST_TIMEOUT
-        while session.manifest is None and judge.results_fd is not None and time.monotonic() < deadline:
-            ready, _, _ = select.select([judge.results_fd], [], [], max(deadline - time.monotonic(), 0))
-            chunk = os.read(judge.results_fd, 65536) if ready else b""
-            if not chunk:
-                break
-            self._feed(lines.feed(chunk), session)
+        _read_manifest(judge, lines, session)
         if session.manifest is None:
             raise self._judge_failed(judge, session, "could not list its checks")
 
@@ -413,6 +407,18 @@ def grade_files(exercise: Exercise, files: Mapping[str, str], *, provider: Servi
     return Grader(exercise, provider, sandbox).grade(Submission.from_texts(files), seed=seed)
 
 
+def _read_manifest(judge: JudgeProcess, lines: wire.Lines, session: GradeSession) -> None:
+    """Feed the judge's events to ``session`` until its manifest has come, the judge closed its
+    channel, or ``MANIFEST_TIMEOUT`` passed (the caller says what a missing manifest means)."""
+    deadline = time.monotonic() + MANIFEST_TIMEOUT
+    while session.manifest is None and judge.results_fd is not None and time.monotonic() < deadline:
+        ready, _, _ = select.select([judge.results_fd], [], [], max(deadline - time.monotonic(), 0))
+        chunk = os.read(judge.results_fd, 65536) if ready else b""
+        if not chunk:
+            break
+        Grader._feed(lines.feed(chunk), session)
+
+
 def collect_checks(exercise: Exercise) -> tuple[CheckSpec, ...]:
     """The exercise's checks as the judge collects them (markers read exactly as grading reads
     them), without services or a submission: what ``runner validate --static`` inspects."""
@@ -423,14 +429,7 @@ def collect_checks(exercise: Exercise) -> tuple[CheckSpec, ...]:
     try:
         judge = start_judge(exercise.checks_dir, workdir, spec)
         try:
-            deadline = time.monotonic() + MANIFEST_TIMEOUT
-            lines = wire.Lines()
-            while session.manifest is None and judge.results_fd is not None and time.monotonic() < deadline:
-                ready, _, _ = select.select([judge.results_fd], [], [], max(deadline - time.monotonic(), 0))
-                chunk = os.read(judge.results_fd, 65536) if ready else b""
-                if not chunk:
-                    break
-                Grader._feed(lines.feed(chunk), session)
+            _read_manifest(judge, wire.Lines(), session)
             if session.manifest is None:
                 output = textsafe.decode(bytes(judge.process.output.kept))[-2000:]
                 raise ContentError([f"{exercise.checks_dir}: the checks could not be collected"],
