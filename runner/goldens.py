@@ -11,13 +11,18 @@ timestamps of a server's access log.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+
+from .results import GradeReport
 
 _RULES: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"\(\d+(?:\.\d+)? ?s\)"), "(… s)"),
     (re.compile(r"\b\d+(?:\.\d+)? ?(?:s|ms|seconds)\b(?= limit| \(|$)", re.MULTILINE), "… s"),
     (re.compile(r"(?:/private)?/(?:tmp|var/folders)/[\w./+-]*backend-kit-[\w.-]+"), "<tmp>"),
     (re.compile(r"/tmp/[\w.-]+"), "<tmp>"),
+    # A grade's own database role, password and database name (server backend: bk_<pid>_<hex>).
+    (re.compile(r"\b(\w+(?:\+\w+)?://)[^\s'\"/@:]*:[^\s'\"/@]+@"), r"\1<user>:<password>@"),
+    (re.compile(r"\bbk_\d+_[0-9a-f]{6,}\b"), "<grade>"),
     (re.compile(r"\b(127\.0\.0\.1|localhost|0\.0\.0\.0|\[::1\]|[\w.-]*host\.docker\.internal|\d+\.\d+\.\d+\.\d+)"
                 r":\d{2,5}\b"), r"\1:<port>"),
     (re.compile(r"\b0x[0-9a-f]{6,16}\b"), "0x…"),
@@ -33,6 +38,21 @@ def normalise(text: str) -> str:
     for pattern, replacement in _RULES:
         text = pattern.sub(replacement, text)
     return text.strip("\n") + "\n"
+
+
+def normalise_report(report: GradeReport) -> GradeReport:
+    """The report with every text a check or problem carries normalised, before it is rendered:
+    rendering wraps long lines, and a varying token cut in two by a wrap (a port, a role name)
+    would escape the patterns."""
+
+    def text(value: str | None) -> str | None:
+        return None if value is None else normalise(value).rstrip("\n")
+
+    checks = tuple(replace(c, message=text(c.message) or "", expected=text(c.expected), actual=text(c.actual),
+                           sent=text(c.sent), hint=text(c.hint)) for c in report.checks)
+    problems = tuple(replace(p, message=text(p.message) or "", details=text(p.details) or "")
+                     for p in report.problems)
+    return replace(report, checks=checks, problems=problems, output=text(report.output) or "")
 
 
 def golden_name(subject: str) -> str:

@@ -48,6 +48,7 @@ from typing import Any
 
 import pytest
 
+import runner
 from runner.errors import InfrastructureError
 from runner.exercises import Exercise, find_exercise
 from runner.grading import grade
@@ -147,14 +148,30 @@ def honest(exercise: Exercise, honest_folder: Path, baselines: dict[str, Any], s
     return again
 
 
+#: The runner package every grade runs (its judge, plugin and pinned pytest.ini).
+RUNNER_PACKAGE = Path(runner.__file__).resolve().parent
+
+
+@pytest.fixture(scope="module")
+def runner_digest() -> dict[str, str]:
+    return tree_digest(RUNNER_PACKAGE)
+
+
 @pytest.fixture
-def guard(shared_kit: Path, pristine: Path) -> Iterator[None]:
-    """The shared kit must come out of every case unchanged (restored if not, so later cases are sound)."""
+def guard(shared_kit: Path, pristine: Path, runner_digest: dict[str, str]) -> Iterator[None]:
+    """The shared kit must come out of every case unchanged (restored if not, so later cases are sound),
+    and so must the runner package: a changed judge would fail every later test for a reason far away."""
     yield
     if tree_digest(shared_kit) != tree_digest(pristine):
         shutil.rmtree(shared_kit)
         shutil.copytree(pristine, shared_kit)
         pytest.fail("a submission changed the exercise's hidden files")
+    now = tree_digest(RUNNER_PACKAGE)
+    changed = sorted(name for name in {*now, *runner_digest} if now.get(name) != runner_digest.get(name)
+                     and "__pycache__" not in name)
+    if changed:
+        pytest.exit(f"a submission changed the runner package itself ({', '.join(changed)}): "
+                    "restore it (git checkout -- runner) before anything else runs on it", returncode=3)
 
 
 # --------------------------------------------------------------------------- processes, text
@@ -298,6 +315,8 @@ def hidden_texts():
 FORCE_PASS_CONFTEST = '''
 import pytest
 
+import runner
+
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item, call):
@@ -405,6 +424,7 @@ print("DIGESTS", *sorted(DIGESTS), flush=True)
 #: Writes forged results into every pipe a process holds, reopened through /proc/<pid>/fd/<n>.
 FORGE_THROUGH_PROC = FORGED_RESULTS + '''
 import os
+import stat
 import threading
 import time
 
@@ -437,7 +457,10 @@ def forge(targets):
                 except OSError:
                     continue
                 try:
-                    os.write(fd, FORGED)
+                    # Checked again once open: the target may have closed the pipe and reused its
+                    # number for a file (the judge's pytest.ini, say) since the readlink.
+                    if stat.S_ISFIFO(os.fstat(fd).st_mode):
+                        os.write(fd, FORGED)
                 except OSError:
                     pass
                 os.close(fd)
@@ -1542,7 +1565,7 @@ def test_network_access(sandbox: Any, exercise: Exercise, honest: Callable[..., 
 
 
 LURK = '''
-import os, sys, time
+import os, stat, sys, time
 FORGED, KIT = eval(sys.argv[1]), sys.argv[2]
 deadline = time.monotonic() + 30
 while time.monotonic() < deadline:
@@ -1563,7 +1586,10 @@ while time.monotonic() < deadline:
             except OSError:
                 continue
             try:
-                os.write(target, FORGED)
+                # Only the judge's pipes: root in the plain sandbox could also rewrite the files it
+                # has open (its pytest.ini, the modules it imports), which is not what this tests.
+                if stat.S_ISFIFO(os.fstat(target).st_mode):
+                    os.write(target, FORGED)
             except OSError:
                 pass
             os.close(target)
@@ -1592,7 +1618,7 @@ os.waitpid(child, 0)
 
 @pytest.mark.parametrize("plain", [False, True], ids=["as-configured", "without-bubblewrap"])
 def test_escapee_cannot_touch_later_grades(plain: bool, sandbox: Any, exercise: Exercise, shared_kit: Path,
-                                           tmp_path: Path, honest: Callable[..., None],
+                                           tmp_path: Path, honest: Callable[..., None], guard: None,
                                            monkeypatch: pytest.MonkeyPatch) -> None:
     """A process that survives its grade (documented for the plain process sandbox when it scrubs its
     environment) and keeps forging results into the judges of later grades: an honest grade and a
