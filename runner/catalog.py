@@ -10,7 +10,7 @@ from __future__ import annotations
 import enum
 import re
 import tomllib
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -206,7 +206,7 @@ class Bug(_Strict):
     replace: str = Field(description="What `find` is replaced with.")
     fails: tuple[str, ...] = Field(
         min_length=1, description="Check functions (or 'name[param-id]') that must fail on this bug.")
-    fails_on: dict[Literal["embedded", "server"], tuple[str, ...]] = Field(
+    fails_on: dict[Backend, tuple[str, ...]] = Field(
         default_factory=dict,
         description="Checks that fail on this bug on one backend only, where the backends really differ "
                     "(SQLite does not enforce VARCHAR lengths, PostgreSQL does): they must fail there, and "

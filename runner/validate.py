@@ -32,7 +32,7 @@ from pathlib import Path
 from rich.console import Console
 
 from . import goldens as golden_files
-from .catalog import parse_equivalents
+from .catalog import Backend, parse_equivalents
 from .errors import ContentError, RunnerError
 from .exercises import Exercise, all_exercises
 from .findings import Finding, Validation
@@ -189,7 +189,7 @@ def validate_exercise(
             continue
         report = first[f"bug {bug.id}"]
         problems = []
-        for name in (*bug.fails, *bug.fails_on.get(sol.backend, ())):
+        for name in (*bug.fails, *bug.fails_on.get(Backend(sol.backend), ())):
             matching = [c for c in report.checks if check_matches(c.id, name)]
             if not matching:
                 problems.append(f"names check {name!r}, which does not exist")
