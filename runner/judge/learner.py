@@ -8,6 +8,8 @@ judge serves from its own process, and returns a ``TestRun``.
 from __future__ import annotations
 
 import contextlib
+import secrets
+import socketserver
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -81,28 +83,48 @@ class TestRun:
 
 
 class LearnerTests:
-    """Runs the learner's tests against module source served from the judge's own process."""
+    """Runs the learner's tests against module source served from the judge's own process.
+
+    One server on the runner's port serves every implementation of the session, each under a fresh
+    token for the duration of its run: starting and stopping a server per run cost a poll interval
+    each time (half a second, more than the run itself)."""
 
     def __init__(self, learner: Learner, run_timeout: float, host: str = "127.0.0.1", port: int = 0) -> None:
         self._learner = learner
         self._run_timeout = run_timeout
         self._host = host  # where the learner's sandbox can reach this process
         self._port = port  # the port the runner opened for it (0: any)
+        self._served: dict[str, Any] = {}  # "<token>/<function>" → the function, while its run lasts
+        self._server: socketserver.TCPServer | None = None
+
+    def _address(self) -> str:
+        if self._server is None:
+            self._server = protocol.serve(self._served, host=self._host, port=self._port, threaded=True,
+                                          include_tracebacks=False)
+            threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
+                             daemon=True).start()
+        return f"{self._host}:{self._server.server_address[1]}"
+
+    def close(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
 
     @contextlib.contextmanager
     def serving(self, source: str, functions: list[str]) -> Iterator[str]:
-        """Serve ``functions`` of ``source`` (the reference or a mutant) while the block runs."""
+        """Serve ``functions`` of ``source`` (the reference or a mutant) while the block runs; yields
+        the address the learner's proxy calls (``host:port/token``)."""
         namespace: dict[str, Any] = {"__name__": "implementation_under_test"}
         exec(compile(source, "implementation_under_test.py", "exec"), namespace)
-        server = protocol.serve({name: namespace[name] for name in functions}, host=self._host, port=self._port,
-                                threaded=True, include_tracebacks=False)
-        thread = threading.Thread(target=server.serve_forever, daemon=True)
-        thread.start()
+        token = secrets.token_hex(16)
+        names = [f"{token}/{name}" for name in functions]
+        self._served.update(zip(names, (namespace[name] for name in functions), strict=True))
         try:
-            yield f"{self._host}:{server.server_address[1]}"
+            yield f"{self._address()}/{token}"
         finally:
-            server.shutdown()
-            server.server_close()
+            for name in names:
+                self._served.pop(name, None)
 
     def run(self, source: str, functions: list[str]) -> TestRun:
         """One run of the learner's whole suite against ``source``."""

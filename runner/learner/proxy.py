@@ -16,23 +16,28 @@ from typing import Any
 from .. import protocol
 
 _client: protocol.Client | None = None
+_token = ""
 
 
 def _connection() -> protocol.Client:
-    global _client
+    """The connection to the judge, from ``BACKEND_KIT_IMPL`` (``host:port/token``: the judge serves
+    this run's implementation under the token)."""
+    global _client, _token
     if _client is None:
-        address = os.environ.get("BACKEND_KIT_IMPL", "")
+        address, _, token = os.environ.get("BACKEND_KIT_IMPL", "").partition("/")
         host, _, port = address.rpartition(":")
         if not host or not port.isdigit():
             raise RuntimeError("the implementation under test is not reachable (no BACKEND_KIT_IMPL)")
         _client = protocol.Client(host, int(port), timeout=10.0)
+        _token = token
     return _client
 
 
 def function(name: str) -> Callable[..., Any]:
     def call(*args: Any, **kwargs: Any) -> Any:
         try:
-            return _connection().call(name, *args, **kwargs)
+            client = _connection()
+            return client.call(f"{_token}/{name}" if _token else name, *args, **kwargs)
         except protocol.RemoteError as error:
             protocol.raise_portable(error)
             raise  # unreachable: raise_portable always raises
