@@ -16,7 +16,7 @@ from .errors import UsageError
 
 def _bugs_toml(bug: kinds.ScaffoldBug, file: str) -> str:
     return (
-        f'format_version = 1\n\n[[bug]]\nid = "{bug.id}"\nsummary = "{bug.summary}"\nfile = "{file}"\n'
+        f'#:schema ../../schemas/bugs.schema.json\nformat_version = 1\n\n[[bug]]\nid = "{bug.id}"\nsummary = "{bug.summary}"\nfile = "{file}"\n'
         f"find = '''{bug.find}'''\nreplace = '''{bug.replace}'''\nfails = [\"{bug.fails}\"]\n"
     )
 
@@ -33,7 +33,8 @@ def scaffold(root: Path, slug: str, kind_name: str, title: str) -> list[Path]:
     template = kinds.get(kind_name).scaffold
     learner_file = template.learner_file
     files = {
-        exercise / "exercise.toml": f'''format_version = 1
+        exercise / "exercise.toml": f'''#:schema ../../schemas/exercise.schema.json
+format_version = 1
 title = "{title}"
 track = "general"
 difficulty = "beginner"
@@ -55,7 +56,9 @@ database = false
 redis = false
 backends = ["embedded", "server"]
 ''',
-        exercise / "README.md": f"# {title}\n\nTODO: the statement: what to build, and the exact contract.\n",
+        exercise / "README.md": f"# {title}\n\nTODO: the statement: what to build, and the exact contract.\n\n"
+        "## Rules\n\nEvery rule has an id; the checks name the rules they prove (`@pytest.mark.rules`).\n\n"
+        + "".join(f"- {rule}\n" for rule in template.rules),
         exercise / "starter" / learner_file: template.starter,
         exercise / "tests" / "test_visible.py": "def test_placeholder():\n    # TODO: visible tests\n    assert True\n",
         exercise / "checks" / "test_checks.py": template.check,

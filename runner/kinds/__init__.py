@@ -54,6 +54,8 @@ class Scaffold:
     solution: str
     check: str
     bug: ScaffoldBug
+    #: The statement's rules the scaffold's checks prove (``[R1] ...`` lines of README.md).
+    rules: tuple[str, ...] = ()
     #: Files of starter/ the learner does not edit but the graded code needs (name → text), declared
     #: as ``support_files`` and copied into every grade.
     support_files: Mapping[str, str] = field(default_factory=dict)

@@ -18,6 +18,7 @@ from runner.judge import expect_equal
 
 
 @pytest.mark.points(2)
+@pytest.mark.rules("R1")
 def test_answer(learner):
     """answer() gives the answer"""
     expect_equal(learner.call("answer", "everything"), 42, "answer('everything')")
@@ -35,6 +36,7 @@ class Functions(Kind):
         solution="def answer(question):\n    return 42\n",
         check=_CHECK,
         bug=ScaffoldBug("wrong-answer", "Returns the wrong answer", "return 42", "return 41", "test_answer"),
+        rules=("[R1] `answer(question)` returns 42.",),
     )
 
     def serve(self, host: Host) -> None:

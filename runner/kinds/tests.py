@@ -37,12 +37,14 @@ MUTANT = "def double(n):\\n    return n + 2\\n"
 
 
 @pytest.mark.gate
+@pytest.mark.rules("R1")
 def test_reference(learner_tests):
     """Your tests pass against the correct module"""
     run = learner_tests.run(REFERENCE, ["double"])
     expect(run.green, "your tests fail against the correct implementation", actual=", ".join(run.failed))
 
 
+@pytest.mark.rules("R2")
 def test_mutant(learner_tests):
     """Your tests catch: adding instead of multiplying"""
     expect(learner_tests.run(MUTANT, ["double"]).red, "no test failed against a buggy double()")
@@ -174,6 +176,8 @@ class Tests(Kind):
         bug=ScaffoldBug("only-two", "Only tests the value two",
                         "    assert double(-3) == -6\n    assert double(0) == 0\n", "", "test_mutant"),
         local_files={"module.py": "def double(n):\n    return 2 * n\n"},
+        rules=("[R1] (gate) Your tests pass against the correct `double(n)`.",
+               "[R2] They fail against a `double(n)` that adds 2 instead of multiplying by 2."),
     )
 
     def stage(self, workspace: Path, target: str, functions: Sequence[str]) -> None:

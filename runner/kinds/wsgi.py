@@ -33,6 +33,7 @@ from runner.judge import expect_equal, expect_json, expect_status
 
 @pytest.mark.gate
 @pytest.mark.points(2)
+@pytest.mark.rules("R1")
 def test_health(client):
     """GET /health answers {"status": "ok"}"""
     response = client.get("/health")
@@ -54,6 +55,7 @@ class Wsgi(Kind):
         check=_CHECK,
         bug=ScaffoldBug("health-empty", "Returns an empty object", 'jsonify({"status": "ok"})', "jsonify({})",
                         "test_health"),
+        rules=('[R1] (gate) `GET /health` answers 200 with the JSON body `{"status": "ok"}`.',),
     )
 
     def entry_problem(self, target: str, functions: Sequence[str]) -> str | None:
