@@ -133,7 +133,7 @@ class Grader:
 
     def _report(self, submission: Submission, services: GradeServices, session: GradeSession,
                 learners: list[LearnerProcess], seed: int, duration: float) -> GradeReport:
-        redact = self._redactor
+        redact = self._redactor.sparing([textsafe.decode(data) for data in submission.files.values()])
         output, truncated = self._output(learners, redact)
         assert session.manifest is not None
         return build_report(

@@ -220,6 +220,7 @@ def serve(
 
 def raise_portable(error: RemoteError) -> None:
     """Re-raise a remote builtin exception as itself (for the grading proxy), else as RemoteError."""
+    __tracebackhide__ = True  # pytest leaves this frame out of the learner's tracebacks
     cls = PORTABLE_EXCEPTIONS.get(error.type)
     if cls is None:
         raise error

@@ -88,6 +88,9 @@ class Outcome:
     sent: str | None = None
     hint: str | None = None
     duration: float = 0.0
+    #: The set-up step the check could not get past ("POST /bookmarks"): the report lists the checks
+    #: blocked by one step in one line, under the check that shows the cause.
+    blocked_by: str | None = None
 
 
 @dataclass(frozen=True)
@@ -109,6 +112,10 @@ class CheckResult:
     hint: str | None = None
     duration: float = 0.0
     rules: tuple[str, ...] = ()
+    blocked_by: str | None = None
+    #: What the learner's program printed while serving this check (its tracebacks trimmed to the
+    #: learner's own frames), when the runner could tell.
+    app_output: str | None = None
 
 
 @dataclass(frozen=True)

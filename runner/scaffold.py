@@ -16,7 +16,8 @@ from .errors import UsageError
 
 def _bugs_toml(bug: kinds.ScaffoldBug, file: str) -> str:
     return (
-        f'#:schema ../../schemas/bugs.schema.json\nformat_version = 1\n\n[[bug]]\nid = "{bug.id}"\nsummary = "{bug.summary}"\nfile = "{file}"\n'
+        "#:schema ../../schemas/bugs.schema.json\n"
+        f'format_version = 1\n\n[[bug]]\nid = "{bug.id}"\nsummary = "{bug.summary}"\nfile = "{file}"\n'
         f"find = '''{bug.find}'''\nreplace = '''{bug.replace}'''\nfails = [\"{bug.fails}\"]\n"
     )
 

@@ -60,6 +60,7 @@ def score_checks(
                 hint=outcome.hint,
                 duration=outcome.duration,
                 rules=spec.rules,
+                blocked_by=outcome.blocked_by,
             )
         )
     return tuple(results)

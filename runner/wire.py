@@ -349,7 +349,8 @@ class CheckFinished:
     def to_wire(self) -> dict[str, Any]:
         o = self.outcome
         return {"event": "result", "id": self.id, "status": o.status.value, "message": o.message,
-                "expected": o.expected, "actual": o.actual, "sent": o.sent, "hint": o.hint, "duration": o.duration}
+                "expected": o.expected, "actual": o.actual, "sent": o.sent, "hint": o.hint, "duration": o.duration,
+                "blocked_by": o.blocked_by}
 
 
 @dataclass(frozen=True)
@@ -406,7 +407,7 @@ def parse_judge_event(data: bytes | str) -> JudgeEvent | None:
         return CheckFinished(check_id, Outcome(
             status, str(raw.get("message") or ""), _optional_text(raw.get("expected")),
             _optional_text(raw.get("actual")), _optional_text(raw.get("sent")), _optional_text(raw.get("hint")),
-            _float(raw.get("duration"), 0.0) or 0.0))
+            _float(raw.get("duration"), 0.0) or 0.0, _optional_text(raw.get("blocked_by"))))
     if event == "collect_error":
         return CollectError(str(raw.get("where", "")), str(raw.get("details", "")))
     return None

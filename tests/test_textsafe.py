@@ -44,3 +44,20 @@ def test_redactor_drops_a_secret_cut_by_the_cap():
     assert (text, truncated) == ("x" * 90 + "[hidden content redacted]", False)
     text, truncated = redact.cap("y" * 95 + secret, 100)
     assert truncated and "bk-canary" not in text
+
+
+def test_the_learners_own_code_is_never_redacted():
+    """A line of the reference the learner also wrote is theirs: shown as written; the rest stays hidden."""
+    from runner.textsafe import Redactor
+
+    reference = ("    bookmarks = session.scalars(select(Bookmark).order_by(Bookmark.id)).all()\n"
+                 "    SECRET_EXPECTED_VALUE = 'a line only the reference has'\n")
+    own = "def list_bookmarks():\n    bookmarks = session.scalars(select(Bookmark).order_by(Bookmark.id)).all()\n"
+    redact = Redactor([reference]).sparing([own])
+    traceback = ('  File "app.py", line 73, in list_bookmarks\n'
+                 "    bookmarks = session.scalars(select(Bookmark).order_by(Bookmark.id)).all()\n"
+                 "SECRET_EXPECTED_VALUE = 'a line only the reference has'\n")
+    shown = redact(traceback)
+    assert "bookmarks = session.scalars(select(Bookmark).order_by(Bookmark.id)).all()" in shown
+    assert "a line only the reference has" not in shown and "[hidden content redacted]" in shown
+    assert Redactor([reference])(traceback).count("[hidden content redacted]") == 2

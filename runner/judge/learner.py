@@ -63,6 +63,11 @@ class TestRun:
         return [o.test for o in self.outcomes if o.outcome in ("failed", "error")]
 
     @property
+    def failures(self) -> list[tuple[str, str]]:
+        """Each failed or errored test with pytest's one-line account of it (may be empty)."""
+        return [(o.test, o.message) for o in self.outcomes if o.outcome in ("failed", "error")]
+
+    @property
     def passed(self) -> list[str]:
         return [o.test for o in self.outcomes if o.outcome == "passed"]
 

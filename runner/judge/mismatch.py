@@ -30,9 +30,13 @@ class Mismatch(AssertionError):
         actual: Any = None,
         sent: str | None = None,
         hint: str | None = None,
+        blocked_by: str | None = None,
     ) -> None:
         super().__init__(message)
         self.message = message
+        #: The set-up step this check could not get past, e.g. "POST /bookmarks": checks blocked by
+        #: one step are collapsed into one line of the report, under the check that shows the cause.
+        self.blocked_by = blocked_by
         self.expected = None if expected is None else (expected if isinstance(expected, str) else show(expected))
         self.actual = None if actual is None else (actual if isinstance(actual, str) else show(actual))
         self.sent = sent

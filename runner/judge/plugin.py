@@ -203,7 +203,8 @@ def describe_exception(exc: BaseException, when: str) -> Outcome:
     if isinstance(exc, Mismatch):
         # What was sent: the check's own words, else the HTTP exchanges of this check (with curl).
         sent = exc.sent if exc.sent is not None else TRANSCRIPT.render()
-        return Outcome(CheckStatus.FAILED, exc.message, exc.expected, exc.actual, sent, exc.hint)
+        return Outcome(CheckStatus.FAILED, exc.message, exc.expected, exc.actual, sent, exc.hint,
+                       blocked_by=exc.blocked_by)
     if isinstance(exc, protocol.RemoteError):
         return Outcome(CheckStatus.FAILED, f"your code raised {exc}", actual=exc.details[-1500:] or None,
                        hint="The traceback above shows where in your code it happened.")

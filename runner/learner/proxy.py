@@ -35,6 +35,7 @@ def _connection() -> protocol.Client:
 
 def function(name: str) -> Callable[..., Any]:
     def call(*args: Any, **kwargs: Any) -> Any:
+        __tracebackhide__ = True  # the kit's frames are not the learner's to read
         try:
             client = _connection()
             return client.call(f"{_token}/{name}" if _token else name, *args, **kwargs)

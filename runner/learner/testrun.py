@@ -36,4 +36,13 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
             outcome = "error"
         else:
             outcome = report.outcome
-        _emit(wire.TestOutcome(report.nodeid, outcome, report.when))
+        _emit(wire.TestOutcome(report.nodeid, outcome, report.when, _crash(report) if report.failed else ""))
+
+
+def _crash(report: pytest.TestReport) -> str:
+    """pytest's one-line account of a failure (``assert 950 == 1000``, ``ValueError: ...``): the
+    run's full FAILURES blocks are not shown, a run against a hidden version is not the learner's
+    to read line by line."""
+    crash = getattr(report.longrepr, "reprcrash", None)
+    message = str(getattr(crash, "message", "") or "").strip()
+    return message.splitlines()[0][:300] if message else ""

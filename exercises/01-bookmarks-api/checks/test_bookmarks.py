@@ -66,6 +66,7 @@ def create(client: Any, body: dict[str, Any]) -> dict[str, Any]:
             actual=f"{response.status} {response.body_excerpt()}",
             sent=response.request_summary(),
             hint=hint,
+            blocked_by="POST /bookmarks",
         )
     data = expect_json(response)
     expect_keys(data, KEYS, f"the JSON returned by {response.request_line}", sent=response.request_summary())

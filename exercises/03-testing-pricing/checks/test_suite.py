@@ -93,10 +93,13 @@ ALL_MUTANT_RULES = tuple(dict.fromkeys(["R4", *(r for m in MUTANTS for r in MUTA
 GATE_TIMEOUT = PLAN.gate_timeout
 
 
-def _names(tests: list[str], limit: int = 12) -> str:
-    shown = [t.split("::", 1)[-1] for t in tests[:limit]]
-    more = f" (and {len(tests) - limit} more)" if len(tests) > limit else ""
-    return ", ".join(shown) + more
+def _failures(run: TestRun, limit: int = 8) -> str:
+    """Each failing test on a line of its own, with pytest's one-line account of the failure."""
+    lines = [f"{test.split('::', 1)[-1]}: {message}" if message else test.split("::", 1)[-1]
+             for test, message in run.failures[:limit]]
+    if len(run.failures) > limit:
+        lines.append(f"(and {len(run.failures) - limit} more)")
+    return "failed:\n" + "\n".join(lines)
 
 
 def _collect_errors(run: TestRun) -> str | None:
@@ -172,7 +175,7 @@ def test_tests_pass_on_reference(mutation: MutationRuns, judge_spec: JudgeSpec) 
                 "Some of your tests fail against the correct pricing module. Every test must pass on the "
                 "correct module, otherwise a failure says nothing about a buggy one.",
                 expected="every test passes",
-                actual=f"failed: {_names(run.failed)}",
+                actual=_failures(run),
                 hint="Check each failing test's expected value against the statement's contract. "
                      + ONLY_FUNCTIONS + flaky,
             )
