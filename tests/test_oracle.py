@@ -177,7 +177,7 @@ def test_while_grading_the_module_source_is_only_the_proxy(tmp_path, monkeypatch
         assert find_copies(inspect.getsource(staged), MODULE, FUNCTIONS) == []
         assert "QUANTITY_TIERS" not in inspect.getsource(staged)
         forwarding = inspect.getsource(staged.apply_discount)
-        assert "_connection().call(name" in forwarding
+        assert "client = _connection()" in forwarding and "client.call(" in forwarding
         assert find_copies(forwarding, MODULE, FUNCTIONS) == []
     finally:
         sys.modules.pop("pricing", None)
