@@ -256,6 +256,28 @@ def grade(exercise: str | None, submission: Path | None, html_path: Path | None,
     sys.exit(0 if report.status is Status.PASS else 1)
 
 
+@main.command()
+@click.argument("exercise", required=False)
+@click.option("--poll", is_flag=True, help="Poll the files instead of waiting for change notifications "
+              "(network drives, WSL, bind mounts; chosen by itself where it can tell).")
+@click.option("--next", "start_next", is_flag=True, help="At full marks, start the next exercise and watch it.")
+@provider_options
+@handles_errors
+def watch(exercise: str | None, poll: bool, start_next: bool, provider: str | None, database_url: str | None,
+          redis_url: str | None, sandbox_name: str | None) -> None:
+    """Grade EXERCISE again each time you save one of its files (Ctrl-C stops)."""
+    from .watch import Watch, WatchOptions
+
+    ex = _exercise_or_here(exercise)
+    settings = _settings(provider, database_url, redis_url)
+    check_supported(ex, settings)
+    try:
+        with grading(settings, sandbox_name) as context:
+            Watch(context, ex, console, WatchOptions(poll=poll, start_next=start_next)).run()
+    except KeyboardInterrupt:
+        console.print("Stopped watching.")
+
+
 def _write_exports(report: GradeReport, html_path: Path | None, junit_path: Path | None, csv_path: Path | None) -> None:
     from .exports import to_csv, to_html, to_junit
 

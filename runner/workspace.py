@@ -16,7 +16,7 @@ from typing import Any
 
 from .errors import UsageError
 from .exercises import Exercise, kit_root
-from .results import GradeReport
+from .results import CheckStatus, GradeReport
 
 MARKER = ".backend-kit.json"
 
@@ -109,10 +109,13 @@ def progress() -> dict[str, dict[str, Any]]:
 
 
 def record(report: GradeReport) -> None:
-    """Remember the learner's best score and their latest one."""
+    """Remember the learner's best score and their latest one, and what `runner list` and
+    `runner hint` build on: the points per task, the first check that did not pass (with its hint)
+    and the grade's seed (so a check can be rerun on the same data)."""
     data = progress()
     entry = data.get(report.exercise, {})
     best = max(int(entry.get("best", 0)), report.score)
+    failing = next((c for c in report.checks if c.status is not CheckStatus.PASSED), None)
     data[report.exercise] = {
         "best": best,
         "max": report.max_score,
@@ -120,10 +123,42 @@ def record(report: GradeReport) -> None:
         "status": report.status.value,
         "passed": entry.get("passed", False) or report.all_passed,
         "graded_at": time.time(),
+        "seed": report.seed,
+        "tasks": task_points(report),
+        "first_failing": None if failing is None else {"id": failing.id, "name": failing.name,
+                                                        "hint": failing.hint},
     }
     path = _progress_file()
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(data, indent=2))
+
+
+def task_points(report: GradeReport) -> dict[str, list[int]]:
+    """Points earned and available per task ("0" for checks without a task), in task order."""
+    tasks: dict[str, list[int]] = {}
+    for check in sorted(report.checks, key=lambda c: c.task or 0):
+        earned = tasks.setdefault(str(check.task or 0), [0, 0])
+        earned[0] += check.points
+        earned[1] += check.max_points
+    return tasks
+
+
+def next_exercise(exercises: list[Exercise]) -> Exercise | None:
+    """The first exercise, in catalog order, that has not had full marks yet."""
+    passed = {slug for slug, entry in progress().items() if isinstance(entry, dict) and entry.get("passed")}
+    return next((ex for ex in exercises if ex.slug not in passed), None)
+
+
+def learner_files(exercise: Exercise) -> dict[str, bytes | None]:
+    """The workspace's copy of each file the learner writes (None: missing), as a grade reads them."""
+    folder = workspace_of(exercise)
+    files: dict[str, bytes | None] = {}
+    for name in exercise.meta.files:
+        try:
+            files[name] = (folder / name).read_bytes()
+        except OSError:
+            files[name] = None
+    return files
 
 
 def started(exercise: Exercise) -> bool:
