@@ -129,6 +129,9 @@ class ExerciseMeta(_Strict):
     support_files: Annotated[tuple[str, ...], Field(
         description="Files of starter/ the learner does not edit but the graded code needs.")] = ()
     hints: Annotated[tuple[str, ...], Field(description="Revealed one at a time by `runner hint`.")] = ()
+    tasks: Annotated[dict[Annotated[int, Field(ge=1)], Annotated[str, Field(min_length=1, max_length=40)]], Field(
+        description="Task titles by number (`[tasks]` with 1 = \"Create and read\"): the report's subtotals "
+                    "name them.")] = Field(default_factory=dict)
     entry: Entry = Field(description="How the judge reaches learner code.")
     services: Annotated[Services, Field(description="The services each grade gets of its own.")] = Services()
 

@@ -27,6 +27,7 @@ from .context import sandbox_name as sandbox_name_of
 from .errors import KitBug, RunnerError, UsageError
 from .exercises import Exercise, all_exercises, find_exercise, kit_root
 from .exports import validation_dict
+from .focus import View
 from .report import render_doctor, render_grade, render_services, render_validation
 from .results import GradeReport, Status
 from .settings import Settings
@@ -223,12 +224,17 @@ def test(exercise: str | None) -> None:
 @click.option("--csv", "csv_path", type=click.Path(path_type=Path, dir_okay=False), help="Also write a CSV row.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result document as JSON on stdout.")
 @click.option("--seed", type=int, help="Seed for the checks' random data (default: derived from the submission).")
+@click.option("--all", "show_all", is_flag=True, help="Show every task and every failing check in full.")
+@click.option("--task", "task", type=click.IntRange(1, 99), help="Show task N check by check.")
 @provider_options
 @handles_errors
 def grade(exercise: str | None, submission: Path | None, html_path: Path | None, junit_path: Path | None,
-          csv_path: Path | None, as_json: bool, seed: int | None, provider: str | None, database_url: str | None,
-          redis_url: str | None, sandbox_name: str | None) -> None:
-    """Grade EXERCISE with its hidden checks."""
+          csv_path: Path | None, as_json: bool, seed: int | None, show_all: bool, task: int | None,
+          provider: str | None, database_url: str | None, redis_url: str | None, sandbox_name: str | None) -> None:
+    """Grade EXERCISE with its hidden checks.
+
+    The report shows the task to work on now and ends with what to do next; --all or --task N
+    show more."""
     ex = _exercise_or_here(exercise)
     settings = _settings(provider, database_url, redis_url)
     check_supported(ex, settings)
@@ -248,7 +254,14 @@ def grade(exercise: str | None, submission: Path | None, html_path: Path | None,
     if as_json:
         click.echo(json.dumps(report.to_dict(), indent=2, ensure_ascii=False))
     else:
-        render_grade(report, console)
+        if task is not None and task not in {c.task for c in report.checks}:
+            numbers = sorted({c.task for c in report.checks if c.task is not None})
+            raise UsageError(f"{ex.slug} has no task {task}.",
+                             hint=f"Its tasks are {', '.join(map(str, numbers))}." if numbers
+                             else "Its checks are not grouped in tasks: use --all.")
+        following = workspace.next_exercise(all_exercises()) if report.all_passed and own_workspace else None
+        render_grade(report, console, View(all_tasks=show_all, task=task), titles=ex.meta.tasks,
+                     next_exercise=following.slug if following is not None else None)
     if report.broken_checks:
         err_console.print(Text(f"{len(report.broken_checks)} check(s) of {ex.slug} crashed: that is a bug in the "
                                "exercise, not in your code (exit 3). Report it.", style="bold red"))

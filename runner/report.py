@@ -1,4 +1,4 @@
-"""The terminal report: each check with ✓/✗, points and message; the total; the hidden tally.
+"""The terminal reports: a grade (drawn from ``focus``'s view model), a validation, services, doctor.
 
 Everything the submission controls (messages, output, values) is rendered as plain ``Text``, never
 as rich markup, so a learner's ``[red]`` or escape sequence is shown, not interpreted.
@@ -6,6 +6,7 @@ as rich markup, so a learner's ``[red]`` or escape sequence is shown, not interp
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
@@ -13,7 +14,8 @@ from rich.console import Console
 from rich.text import Text
 
 from .findings import Validation
-from .results import CheckStatus, GradeReport, Status
+from .focus import Row, View, build
+from .results import CheckResult, CheckStatus, GradeReport
 
 if TYPE_CHECKING:
     from .doctor import Check
@@ -30,66 +32,139 @@ SYMBOL = {
 }
 
 
-def _field(label: str, value: str | None) -> Text | None:
-    if not value:
-        return None
-    text = Text(f"      {label}: ", style="dim")
-    text.append(value.replace("\n", "\n        "))
-    return text
+#: Where a check's fields start: under the check's name, with the label column after it.
+_LABEL_WIDTH = 9
 
 
-def render_grade(report: GradeReport, console: Console) -> None:
+def _wrapped(console: Console, prefix: str, value: str, *, indent: int, style: str = "",
+             prefix_style: str = "dim") -> None:
+    """Prose (a message, a hint): wrapped to the console with a hanging indent, never splitting a word."""
+    width = max(console.width - indent - 1, 20)
+    lines = [part for paragraph in value.splitlines() or [""]
+             for part in (textwrap.wrap(paragraph, width, break_long_words=False, break_on_hyphens=False,
+                                        drop_whitespace=True) or [""])]
+    for index, line in enumerate(lines):
+        text = Text(prefix if index == 0 else " " * len(prefix), style=prefix_style)
+        text.append(line, style=style)
+        console.print(text, soft_wrap=True)
+
+
+def _verbatim(console: Console, prefix: str, value: str, *, style: str = "", prefix_style: str = "dim") -> None:
+    """Code (a request, a curl line, a JSON body): each line as one line, never split by the report,
+    so a copy from the terminal pastes it whole; the terminal wraps it where it must."""
+    for index, line in enumerate(value.splitlines() or [""]):
+        text = Text(prefix if index == 0 else " " * len(prefix), style=prefix_style)
+        text.append(line, style=style)
+        console.print(text, soft_wrap=True)
+
+
+def _label(name: str, indent: int) -> str:
+    return " " * indent + f"{name:<{_LABEL_WIDTH}}"
+
+
+def _render_fields(check: CheckResult, console: Console, indent: int) -> None:
+    if check.message:
+        _wrapped(console, " " * indent, check.message, indent=indent)
+    if check.sent:
+        lines = [line.strip() for line in check.sent.splitlines()]
+        request = [line for line in lines if not line.startswith("try it:")]
+        tries = [line.removeprefix("try it:").strip() for line in lines if line.startswith("try it:")]
+        if request:
+            _verbatim(console, _label("sent", indent), "\n".join(request))
+        for line in tries:
+            _verbatim(console, _label("try it", indent), line)
+    for name, value in (("expected", check.expected), ("got", check.actual)):
+        if value:
+            _verbatim(console, _label(name, indent), value)
+    if check.app_output:
+        _verbatim(console, _label("your app", indent), check.app_output.rstrip())
+    if check.hint:
+        _wrapped(console, _label("hint", indent), check.hint, indent=indent + _LABEL_WIDTH)
+
+
+def _points(points: int, maximum: int, pad: int) -> str:
+    return f"{points}/{maximum}".rjust(pad)
+
+
+def _render_row(row: Row, console: Console, pad: int) -> None:
+    check = row.check
+    symbol, style = SYMBOL[check.status]
+    prefix = f"   {_points(check.points, check.max_points, pad)}  "
+    head = Text(prefix)
+    head.append(f"{symbol} ", style=style)
+    indent = len(prefix) + 2
+    width = max(console.width - indent - 1, 20)
+    name_lines = textwrap.wrap(check.name, width, break_long_words=False, break_on_hyphens=False) or [""]
+    head.append(name_lines[0])
+    tags = [tag for tag, on in (("gate", check.gate), ("hidden", not check.visible)) if on]
+    if row.note:
+        tags.append(row.note)
+    tail = Text()
+    if tags:
+        tail.append("  " + " · ".join(tags), style="dim")
+    if len(name_lines) == 1:
+        head.append_text(tail)
+    console.print(head, soft_wrap=True)
+    for index, line in enumerate(name_lines[1:], start=2):
+        more = Text(" " * indent + line)
+        if index == len(name_lines):
+            more.append_text(tail)
+        console.print(more, soft_wrap=True)
+    if row.full:
+        _render_fields(check, console, indent)
+    for collapsed in row.collapsed:
+        console.print(Text(" " * indent + collapsed.text, style="yellow"), soft_wrap=True)
+
+
+def render_grade(report: GradeReport, console: Console, view: View | None = None, *,
+                 titles: dict[int, str] | None = None, next_exercise: str | None = None) -> None:
+    """The report of one grade, focused as ``view`` says (see ``focus``), ending with "Next: …"."""
+    focus = build(report, view, titles=titles, next_exercise=next_exercise)
     title = Text(f"{report.exercise}", style="bold")
     title.append(f"  ({report.backend}: {', '.join(f'{k} {v}' for k, v in report.services.items()) or 'no services'})",
                  style="dim")
     console.print(title)
-    for problem in report.problems:
-        line = Text("  ! ", style="bold red")
+    for problem in focus.problems:
+        line = Text(" ! ", style="bold red")
         line.append(f"{problem.category.value.replace('_', ' ')}: ", style="bold red")
         line.append(problem.message)
         console.print(line)
         if problem.details:
-            console.print(Text("    " + problem.details.replace("\n", "\n    "), style="dim"))
-        console.print(Text(f"    → {problem.advice}", style="yellow"))
-    current_group = None
-    for check in report.checks:
-        group = "Visible checks" if check.visible else "Hidden checks"
-        if group != current_group:
-            console.print(Text(f"\n {group}", style="bold underline"))
-            current_group = group
-        symbol, style = SYMBOL[check.status]
-        line = Text(f"  {symbol} ", style=style)
-        if check.task is not None:
-            line.append(f"[task {check.task}] ", style="dim")
-        line.append(check.name)
-        line.append(f"  ({check.points}/{check.max_points})", style="dim")
-        console.print(line)
-        if check.status is not CheckStatus.PASSED:
-            if check.message:
-                console.print(Text("      " + check.message.replace("\n", "\n      "), style=style))
-            for label, value in (("sent", check.sent), ("expected", check.expected), ("got", check.actual),
-                                 ("hint", check.hint)):
-                rendered = _field(label, value)
-                if rendered is not None:
-                    console.print(rendered)
-    if report.output.strip():
+            _verbatim(console, "   ", problem.details.rstrip(), prefix_style="")
+        _wrapped(console, "   → ", problem.advice, indent=5, style="yellow", prefix_style="yellow")
+    if focus.not_run and focus.problems:
+        console.print(Text(f"   {focus.not_run} check{'s' if focus.not_run != 1 else ''} not run.", style="yellow"))
+    labels = [f"{t.points}/{t.max_points}" for t in focus.tasks]
+    labels += [f"{r.check.points}/{r.check.max_points}" for t in focus.tasks for r in t.rows]
+    pad = max((len(label) for label in labels), default=3)
+    if focus.tasks:
+        console.print()
+    for task in focus.tasks:
+        mark, style = ("✓", "green") if task.done else (("-", "yellow") if task.passed == 0 and all(
+            r.check.status is CheckStatus.NOT_RUN for r in task.rows) and focus.not_run else ("✗", "red"))
+        head = Text(f" {_points(task.points, task.max_points, pad)}  ", style="bold")
+        head.append(f"{mark} ", style=style)
+        head.append(task.label, style="bold")
+        if not task.shown and not task.done:
+            head.append(f"  {task.passed} of {task.total} checks pass", style="dim")
+        console.print(head, soft_wrap=True)
+        for row in task.rows:
+            _render_row(row, console, pad)
+        if task.more:
+            command = f"runner grade --task {task.number}" if task.number is not None else "runner grade --all"
+            console.print(Text(f"   {' ' * pad}  + {task.more} more failing check{'s' if task.more != 1 else ''}: "
+                               f"`{command}` shows them", style="yellow"), soft_wrap=True)
+    if focus.show_output and report.output.strip():
         console.print(Text("\n Output of your program", style="bold underline"))
-        console.print(Text(report.output.rstrip()), style="dim")
-    hidden = report.hidden
+        _verbatim(console, " ", report.output.rstrip(), prefix_style="")
     console.print()
-    summary = Text(" Score: ", style="bold")
+    summary = Text(" Score ", style="bold")
     summary.append(f"{report.score}/{report.max_score}", style="bold green" if report.all_passed else "bold red")
-    if hidden.total:
-        summary.append(f"   hidden checks passed: {hidden.passed}/{hidden.total}")
-    summary.append(f"   ({report.duration:.1f} s)", style="dim")
-    console.print(summary)
-    if report.status is Status.PASS:
-        console.print(Text(" All checks passed. Well done!", style="bold green"))
-    elif report.status is Status.ERROR:
-        console.print(Text(" Your code could not be graded; fix the problem above first.", style="bold red"))
-    else:
-        failed = sum(c.status is not CheckStatus.PASSED for c in report.checks)
-        console.print(Text(f" {failed} check(s) did not pass. `runner hint` reveals a hint.", style="yellow"))
+    summary.append(f"  ({report.duration:.1f} s)", style="dim")
+    if focus.more_command:
+        summary.append(f"   `{focus.more_command}` shows every check", style="dim")
+    console.print(summary, soft_wrap=True)
+    _wrapped(console, " Next: ", focus.next_step, indent=7, prefix_style="bold")
 
 
 def render_validation(result: Validation, console: Console, *, verbose: bool = False) -> None:

@@ -45,7 +45,7 @@ from .services import ServiceProvider
 
 #: The seeds every subject is graded on; the first is the canonical one (goldens, mutants, repeats).
 SEEDS = (101, 202, 303, 404, 505)
-GOLDEN_WIDTH = 100
+GOLDEN_WIDTH = 80
 
 
 class GoldenMode(enum.Enum):
@@ -74,13 +74,13 @@ def _score(report: GradeReport) -> str:
     return f"{report.score}/{report.max_score}"
 
 
-def render_learner_report(report: GradeReport) -> str:
-    """The report as the learner reads it in a terminal, without colour: what a golden keeps."""
+def render_learner_report(report: GradeReport, titles: dict[int, str] | None = None) -> str:
+    """The report as the learner reads it in an 80-column terminal, without colour: what a golden keeps."""
     from .report import render_grade
 
     console = Console(file=io.StringIO(), record=True, width=GOLDEN_WIDTH, color_system=None, force_terminal=False,
                       legacy_windows=False)
-    render_grade(golden_files.normalise_report(report), console)
+    render_grade(golden_files.normalise_report(report), console, titles=titles)
     return golden_files.normalise(console.export_text())
 
 
@@ -239,7 +239,8 @@ def validate_exercise(
     diffs: list[golden_files.GoldenDiff] = []
     if options.goldens is not GoldenMode.SKIP:
         folder = _golden_folder(exercise, sol.backend)
-        wanted = {subject: render_learner_report(report) for subject, report in first.items() if subject != "solution"}
+        wanted = {subject: render_learner_report(report, exercise.meta.tasks)
+                  for subject, report in first.items() if subject != "solution"}
         if options.goldens is GoldenMode.UPDATE:
             folder.mkdir(parents=True, exist_ok=True)
             names = {golden_files.golden_name(subject) for subject in wanted}

@@ -25,6 +25,7 @@ from . import workspace
 from .context import Grading
 from .errors import RunnerError, UsageError
 from .exercises import Exercise, all_exercises
+from .focus import View
 from .report import render_grade
 from .results import GradeReport
 
@@ -98,7 +99,7 @@ class Watch:
     """The loop: grade, redraw, wait for a save of a declared file, grade again."""
 
     def __init__(self, context: Grading, exercise: Exercise, console: Console, options: WatchOptions,
-                 render: Callable[[GradeReport, Console, Exercise | None], None] | None = None) -> None:
+                 render: Callable[[GradeReport, Console, Exercise, Exercise | None], None] | None = None) -> None:
         self.context = context
         self.exercise = exercise
         self.console = console
@@ -145,7 +146,7 @@ class Watch:
         workspace.record(report)
         following = workspace.next_exercise(all_exercises()) if report.all_passed else None
         self.console.clear()
-        self.render(report, self.console, following)
+        self.render(report, self.console, self.exercise, following)
         how = f" (polling: {polling})" if polling else ""
         self.console.print(Text(f"Watching {files}{how}: save to grade again · Ctrl-C to stop", style="dim"))
         if not report.all_passed:
@@ -154,16 +155,17 @@ class Watch:
             self.console.print(Text("Every exercise is done.", style="bold green"))
             return False
         if not self.options.start_next:
-            self.console.print(Text(f"Next: `runner start {following.slug}` (or watch with --next to move on "
-                                    "by yourself)", style="bold"))
+            self.console.print(Text(f"`runner watch --next` moves on to {following.slug} by itself.", style="dim"))
             return False
         path, _created = workspace.start(following)
-        self.console.print(Text(f"Next: started {following.slug} in {path}", style="bold green"))
+        self.console.print(Text(f"Moving on: started {following.slug} in {path}", style="bold green"))
         self.exercise = following
         self._graded = None
         return True
 
 
-def _render(report: GradeReport, console: Console, following: Exercise | None) -> None:
-    """The report as `runner grade` draws it."""
-    render_grade(report, console)
+def _render(report: GradeReport, console: Console, exercise: Exercise, following: Exercise | None) -> None:
+    """The compact report: the task at hand without its passed checks, so a save's verdict fits the
+    terminal the learner keeps beside the editor."""
+    render_grade(report, console, View(compact=True), titles=exercise.meta.tasks,
+                 next_exercise=following.slug if following is not None else None)

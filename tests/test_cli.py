@@ -28,13 +28,13 @@ def test_grade_json_of_the_solution_exits_0(cli, hello):
 
 
 def test_grade_of_the_starter_exits_1_with_a_readable_report(cli, hello):
-    """A partial grade exits 1; the report shows ✗, the message and the hidden tally."""
+    """A partial grade exits 1; the report shows ✗, the message, the score and what to do next."""
     result = cli.invoke(main, ["grade", "01", "--submission", str(hello.starter_dir)])
     assert result.exit_code == 1
     assert "✗ GET /hello answers 200" in result.output
     assert "returned status 404, expected 200" in result.output
-    assert "hidden checks passed: 0/6" in result.output
-    assert "All checks passed" not in result.output
+    assert "Score 0/7" in result.output
+    assert " Next: make “GET /hello answers 200" in result.output.rsplit("Score 0/7", 1)[1]
 
 
 def test_unknown_exercise_is_a_usage_error(cli, hello):

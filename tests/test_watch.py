@@ -47,10 +47,10 @@ def test_watch_regrades_on_save_in_a_real_terminal(hello, kit: Path) -> None:
         raise AssertionError(f"{text!r} never appeared; the screen was:\n{screen}")
 
     try:
-        wait_for("Score: 0/7")
+        wait_for("Score 0/7")
         write(kit / "workspace" / "01-hello" / "app.py", HELLO_SOLUTION)
-        screen = wait_for("Score: 7/7")
-        assert "Score: 0/7" not in screen  # the screen was cleared and redrawn
+        screen = wait_for("Score 7/7")
+        assert "Score 0/7" not in screen  # the screen was cleared and redrawn
         assert "Watching app.py" in screen
     finally:
         subprocess.run([*server, "kill-server"], capture_output=True)
