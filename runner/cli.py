@@ -18,10 +18,9 @@ from typing import Any, TypeVar
 
 import click
 from rich.console import Console
-from rich.table import Table
 from rich.text import Text
 
-from . import __version__, kinds, workspace
+from . import __version__, kinds, loop, workspace
 from .context import check_supported, grading
 from .context import sandbox_name as sandbox_name_of
 from .errors import KitBug, RunnerError, UsageError
@@ -112,12 +111,7 @@ def _settings(provider: str | None, database_url: str | None, redis_url: str | N
 
 
 def _exercise_or_here(name: str | None) -> Exercise:
-    if name:
-        return find_exercise(name)
-    here = workspace.exercise_in(Path.cwd())
-    if here is None:
-        raise UsageError("Which exercise?", hint="Name one (see `runner list`), or run this inside a workspace.")
-    return find_exercise(here)
+    return loop.exercise_or_current(name)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -134,21 +128,23 @@ def main() -> None:
 @handles_errors
 def list_command() -> None:
     """List the exercises with your progress."""
-    progress = workspace.progress()
-    table = Table(show_edge=False, header_style="bold")
-    for column in ("exercise", "title", "track", "difficulty", "kind", "progress"):
-        table.add_column(column)
-    for exercise in all_exercises():
-        meta = exercise.meta
-        entry = progress.get(exercise.slug)
-        if entry:
-            state = f"{'✓ ' if entry.get('passed') else ''}best {entry.get('best')}/{entry.get('max')}"
-        elif workspace.started(exercise):
-            state = "started"
-        else:
-            state = "—"
-        table.add_row(exercise.slug, meta.title, meta.track, meta.difficulty.value, meta.entry.kind, state)
-    console.print(table)
+    console.print(loop.list_table())
+
+
+@main.command("next")
+@click.option("--start", "start_it", is_flag=True, help="Also start it.")
+@handles_errors
+def next_command(start_it: bool) -> None:
+    """Show (or --start) the next exercise after the one you are on."""
+    following = loop.next_exercise()
+    if following is None:
+        console.print("You are at the end of the curriculum: every exercise after this one is done.")
+        return
+    if not start_it:
+        console.print(f"Next: {following.slug} ({following.meta.title}). `runner next --start` starts it.")
+        return
+    path, _ = workspace.start(following)
+    console.print(f"Started {following.slug} in {path}")
 
 
 @main.command()
@@ -182,19 +178,29 @@ def reset(exercise: str | None, yes: bool) -> None:
 
 @main.command()
 @click.argument("exercise", required=False)
-@click.option("--all", "show_all", is_flag=True, help="Reveal every hint.")
+@click.option("--all", "show_all", is_flag=True, help="Show every hint.")
 @handles_errors
 def hint(exercise: str | None, show_all: bool) -> None:
-    """Reveal the next hint for EXERCISE."""
-    ex = _exercise_or_here(exercise)
-    hints = workspace.next_hint(ex, show_all=show_all)
-    if not hints:
-        console.print("This exercise has no hints.")
-        return
-    for number, text in enumerate(hints, 1):
-        line = Text(f"Hint {number}/{len(ex.meta.hints)}: ", style="bold")
+    """Reveal the next hint for EXERCISE (first the one for your last grade's first failing check)."""
+    result = loop.hint(_exercise_or_here(exercise), show_all=show_all)
+    for label, text in result.lines:
+        line = Text(f"{label}: ", style="bold")
         line.append(text)
         console.print(line)
+    if result.message:
+        console.print(result.message)
+
+
+@main.command()
+@click.argument("exercise", required=False)
+@click.option("--give-up", is_flag=True, help="Show it before full marks (your progress record says so).")
+@handles_errors
+def solution(exercise: str | None, give_up: bool) -> None:
+    """Show the reference solution of EXERCISE, after full marks (or --give-up)."""
+    ex = _exercise_or_here(exercise)
+    for name, text in loop.solution(ex, give_up=give_up).items():
+        console.print(Text(f"── {name} ──", style="bold"))
+        console.print(Text(text))
 
 
 @main.command()

@@ -22,17 +22,30 @@ from pathlib import Path
 
 from .catalog import Bug, BugCatalogue, ExerciseMeta, apply_bug, check_slug, parse_bugs, parse_meta
 from .errors import ContentError, UsageError
+from .names import resolve
+
+
+def is_kit_checkout(folder: Path) -> bool:
+    """A backend-kit checkout: an ``exercises/`` folder next to a pyproject.toml naming backend-kit."""
+    try:
+        return (folder / "exercises").is_dir() and 'name = "backend-kit"' in (folder / "pyproject.toml").read_text()
+    except OSError:
+        return False
 
 
 def kit_root() -> Path:
-    """The kit's folder: $BACKEND_KIT_ROOT, else the checkout this package was installed from."""
+    """The kit's folder: $BACKEND_KIT_ROOT, else the checkout the learner is in (walking up from the
+    current directory, so a learner who cloned the repo gets that clone's workspace), else the
+    checkout this package was installed from."""
     env = os.environ.get("BACKEND_KIT_ROOT")
-    candidates = [Path(env)] if env else []
-    candidates.append(Path(__file__).resolve().parent.parent)
-    candidates.extend([Path.cwd(), *Path.cwd().parents])
-    for candidate in candidates:
-        if (candidate / "exercises").is_dir():
+    if env and (Path(env) / "exercises").is_dir():
+        return Path(env)
+    for candidate in (Path.cwd(), *Path.cwd().parents):
+        if is_kit_checkout(candidate):
             return candidate
+    installed = Path(__file__).resolve().parent.parent
+    if (installed / "exercises").is_dir():
+        return installed
     raise UsageError(
         "Cannot find the kit's exercises/ folder.",
         hint="Run the command inside your backend-kit checkout, or set BACKEND_KIT_ROOT to it.",
@@ -118,12 +131,9 @@ def all_exercises(root: Path | None = None) -> list[Exercise]:
 
 
 def find_exercise(name: str, root: Path | None = None) -> Exercise:
-    """Resolve '01-notes-api', '01' or 'notes-api' to an exercise."""
+    """Resolve a full name, an unambiguous prefix or a unique part after the number (see `names`)."""
     root = root or kit_root()
     folders = sorted(p for p in (root / "exercises").iterdir() if p.is_dir() and not p.name.startswith((".", "_")))
-    matches = [p for p in folders if name in (p.name, p.name.split("-", 1)[0], p.name.split("-", 1)[-1])]
-    if len(matches) != 1:
-        names = ", ".join(p.name for p in folders) or "(none)"
-        what = "matches several exercises" if matches else "is not an exercise"
-        raise UsageError(f"{name!r} {what}.", hint=f"Choose one of: {names} (see `runner list`).")
-    return load_exercise(matches[0], root / "solutions")
+    by_name = {p.name: p for p in folders}
+    chosen = by_name[resolve(name, list(by_name))]
+    return load_exercise(chosen, root / "solutions")

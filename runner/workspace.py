@@ -113,10 +113,13 @@ def record(report: GradeReport) -> None:
     `runner hint` build on: the points per task, the first check that did not pass (with its hint)
     and the grade's seed (so a check can be rerun on the same data)."""
     data = progress()
-    entry = data.get(report.exercise, {})
+    entry = data.get(report.exercise)
+    entry = entry if isinstance(entry, dict) else {}
     best = max(int(entry.get("best", 0)), report.score)
     failing = next((c for c in report.checks if c.status is not CheckStatus.PASSED), None)
+    kept = {key: entry[key] for key in KEPT if key in entry}
     data[report.exercise] = {
+        **kept,
         "best": best,
         "max": report.max_score,
         "last": report.score,
@@ -128,6 +131,23 @@ def record(report: GradeReport) -> None:
         "first_failing": None if failing is None else {"id": failing.id, "name": failing.name,
                                                         "hint": failing.hint},
     }
+    _write_progress(data)
+
+
+#: What the learner did besides grading, kept across grades: the hints they have seen and
+#: whether they gave up (an instructor's export reads that).
+KEPT = ("hints_shown", "check_hint_seen", "gave_up", "gave_up_at")
+
+
+def update(slug: str, **fields: Any) -> None:
+    """Set fields of one exercise's progress entry (creating it), keeping the rest."""
+    data = progress()
+    entry = data.get(slug)
+    data[slug] = {**(entry if isinstance(entry, dict) else {}), **fields}
+    _write_progress(data)
+
+
+def _write_progress(data: dict[str, Any]) -> None:
     path = _progress_file()
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(data, indent=2))
