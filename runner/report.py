@@ -44,7 +44,8 @@ def _wrapped(console: Console, prefix: str, value: str, *, indent: int, style: s
              for part in (textwrap.wrap(paragraph, width, break_long_words=False, break_on_hyphens=False,
                                         drop_whitespace=True) or [""])]
     for index, line in enumerate(lines):
-        text = Text(prefix if index == 0 else " " * len(prefix), style=prefix_style)
+        text = Text()  # a Text's own style would also colour the value: only the label is styled
+        text.append(prefix if index == 0 else " " * len(prefix), style=prefix_style)
         text.append(line, style=style)
         console.print(text, soft_wrap=True)
 
@@ -53,7 +54,8 @@ def _verbatim(console: Console, prefix: str, value: str, *, style: str = "", pre
     """Code (a request, a curl line, a JSON body): each line as one line, never split by the report,
     so a copy from the terminal pastes it whole; the terminal wraps it where it must."""
     for index, line in enumerate(value.splitlines() or [""]):
-        text = Text(prefix if index == 0 else " " * len(prefix), style=prefix_style)
+        text = Text()  # a Text's own style would also colour the value: only the label is styled
+        text.append(prefix if index == 0 else " " * len(prefix), style=prefix_style)
         text.append(line, style=style)
         console.print(text, soft_wrap=True)
 
