@@ -24,6 +24,9 @@ from .results import CheckResult, CheckStatus, GradeReport, Problem, Status
 #: Failing checks of the focused task shown one line each after the one shown in full; the rest is
 #: a count ("+ 4 more failing checks"), so a first report fits one 80×24 screen.
 MAX_ONE_LINERS = 4
+#: Passing checks of the focused task listed by name; past this, the ones that are not gates are one
+#: count ("✓ 5 other checks pass"): what passes needs no room, what fails does.
+MAX_PASSED_SHOWN = 3
 
 _GATE_SKIP = re.compile(r"needs “(?P<gate>.+)” to pass first")
 
@@ -74,6 +77,7 @@ class TaskView:
     total: int
     rows: tuple[Row, ...] = ()  # empty: the task is shown as one line
     more: int = 0  # failing checks left out of ``rows`` (the cap)
+    passing_left_out: int = 0  # passing checks counted instead of listed
 
     @property
     def done(self) -> bool:
@@ -199,9 +203,16 @@ def build(report: GradeReport, view: View | None = None, *, titles: dict[int, st
         rows: list[Row] = []
         more = 0
         one_liners = 0
+        passing = [c for c in members if not _failing(c)]
+        summarise = (not view.all_tasks and view.task is None and len(passing) > MAX_PASSED_SHOWN)
+        passing_left_out = 0
         for check in members:
             if not _failing(check):
-                if not view.compact:
+                if view.compact:
+                    continue
+                if summarise and not check.gate:
+                    passing_left_out += 1
+                else:
                     rows.append(Row(check))
                 continue
             if stopped and check.status is CheckStatus.NOT_RUN:
@@ -224,7 +235,7 @@ def build(report: GradeReport, view: View | None = None, *, titles: dict[int, st
             # Compact view of a task whose failures all sit under another task's check.
             rows.append(Row(members[0]))
         tasks.append(TaskView(number, _task_title(titles, number), points, maximum, passed, len(members),
-                              tuple(rows), more))
+                              tuple(rows), more, passing_left_out))
 
     if first_full is None:
         first_full = next((c for c in checks if _failing(c) and c.status is not CheckStatus.NOT_RUN
@@ -243,10 +254,15 @@ def build(report: GradeReport, view: View | None = None, *, titles: dict[int, st
 
 
 def _first_sentence(text: str, limit: int = 160) -> str:
+    """The hint's first sentence; a long one is cut at its last clause that fits ("; ", ", ")."""
     text = " ".join(text.split())
     match = re.search(r"(?<=[.!?])\s", text)
     sentence = text[:match.start()] if match else text
-    return sentence if len(sentence) <= limit else sentence[:limit - 1].rstrip() + "…"
+    if len(sentence) <= limit:
+        return sentence
+    head = sentence[:limit - 1]
+    cut = max(head.rfind("; "), head.rfind(", "))
+    return (head[:cut] if cut > limit // 2 else head.rstrip()) + "…"
 
 
 def _next_step(report: GradeReport, first: CheckResult | None, next_exercise: str | None) -> str:

@@ -71,6 +71,11 @@ def _render_fields(check: CheckResult, console: Console, indent: int) -> None:
         lines = [line.strip() for line in check.sent.splitlines()]
         request = [line for line in lines if not line.startswith("try it:")]
         tries = [line.removeprefix("try it:").strip() for line in lines if line.startswith("try it:")]
+        if request and check.actual:
+            # "got" shows the answer: a lone request line need not repeat it after its arrow.
+            last = request[-1]
+            if last.endswith(" → " + check.actual.strip()):
+                request[-1] = last[: -len(" → " + check.actual.strip())]
         if request:
             _verbatim(console, _label("sent", indent), "\n".join(request))
         for line in tries:
@@ -152,6 +157,10 @@ def render_grade(report: GradeReport, console: Console, view: View | None = None
         console.print(head, soft_wrap=True)
         for row in task.rows:
             _render_row(row, console, pad)
+        if task.passing_left_out:
+            n = task.passing_left_out
+            console.print(Text(f"   {' ' * pad}  ✓ {n} {'other checks pass' if n != 1 else 'other check passes'}",
+                               style="green"), soft_wrap=True)
         if task.more:
             command = f"runner grade --task {task.number}" if task.number is not None else "runner grade --all"
             console.print(Text(f"   {' ' * pad}  + {task.more} more failing check{'s' if task.more != 1 else ''}: "

@@ -6,7 +6,7 @@ import io
 
 from rich.console import Console
 
-from runner.focus import MAX_ONE_LINERS, View, build
+from runner.focus import MAX_ONE_LINERS, MAX_PASSED_SHOWN, View, _first_sentence, build
 from runner.report import render_grade
 from runner.results import Category, CheckResult, CheckStatus, GradeReport, Problem, Status
 
@@ -59,6 +59,24 @@ def test_failing_one_liners_are_capped_and_the_rest_counted():
     assert sum(not r.full for r in task.rows) == MAX_ONE_LINERS
     assert task.more == 3
     assert "+ 3 more failing checks: `runner grade --task 1` shows them" in draw(grade)
+
+
+def test_many_passing_checks_are_one_count_but_gates_stay_listed():
+    passing = [check(f"p{i}", P, 1) for i in range(MAX_PASSED_SHOWN + 2)]
+    grade = report(check("g", P, 1, gate=True), *passing, check("f", F, 1))
+    task = build(grade).tasks[0]
+    assert [r.check.id for r in task.rows] == ["g", "f"]
+    assert task.passing_left_out == MAX_PASSED_SHOWN + 2
+    assert f"✓ {MAX_PASSED_SHOWN + 2} other checks pass" in draw(grade)
+    assert len(build(grade, View(task=1)).tasks[0].rows) == MAX_PASSED_SHOWN + 4  # asked for: all of it
+    few = report(*passing[:MAX_PASSED_SHOWN], check("f", F, 1))
+    assert build(few).tasks[0].passing_left_out == 0
+
+
+def test_a_long_first_sentence_is_cut_at_a_clause():
+    hint = "Each model class needs a name from the README, a base, " + "and a table " * 20 + "; then more."
+    assert _first_sentence(hint, limit=80) == "Each model class needs a name from the README, a base…"
+    assert _first_sentence("Short one. Second.") == "Short one."
 
 
 def test_checks_blocked_by_one_step_collapse_under_the_check_of_that_step():
@@ -131,7 +149,7 @@ def test_check_fields_are_not_dimmed_and_no_color_is_honoured(monkeypatch):
     console = Console(file=io.StringIO(), record=True, width=80, force_terminal=True, color_system="standard")
     render_grade(grade, console)
     styled = console.export_text(styles=True)
-    for value in ("GET /x → 500", "200"):
+    for value in ("GET /x", "200"):  # the answer after the arrow is left to "got"
         line = next(li for li in styled.splitlines() if li.removesuffix("\x1b[0m").endswith(value))
         before = line[:line.rindex(value)]
         assert before.rfind("\x1b[0m") > before.rfind("\x1b[2m"), line  # the label is dim, the value is not

@@ -23,7 +23,7 @@ def rows(line: str, width: int) -> int:
 
 @pytest.mark.parametrize("exercise", all_exercises(), ids=lambda e: e.slug)
 def test_the_starter_report_fits_one_screen_and_ends_with_next(exercise):
-    assert GOLDEN_WIDTH == SCREEN[0]
+    assert SCREEN[0] == GOLDEN_WIDTH
     golden = exercise.solution_dir / "goldens" / "embedded" / "starter.txt"
     lines = golden.read_text(encoding="utf-8").rstrip("\n").splitlines()
     nexts = [i for i, line in enumerate(lines) if line.startswith(" Next: ")]
