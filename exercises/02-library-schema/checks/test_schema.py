@@ -352,9 +352,8 @@ def test_tables_exist(db: Engine) -> None:
             f"after create_schema(database_url), these tables do not exist: {', '.join(missing)}",
             expected=f"tables {', '.join(TABLES)}",
             actual=f"tables {', '.join(sorted(existing)) or '(none)'}",
-            hint="Each model class needs __tablename__ set to the exact name from the README, and must "
-                 "subclass the same Base whose metadata create_schema() creates; a Table(...) must be "
-                 "defined on Base.metadata; and create_schema() must use the database_url it is given.",
+            hint="Define each table on Base.metadata (a model with the README's exact __tablename__, or "
+                 "a Table(...)), and have create_schema() create them in the database_url it is given.",
         )
 
 
