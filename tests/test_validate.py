@@ -44,9 +44,10 @@ def test_goldens_are_written_then_compared(hello: Exercise):
     assert "goldens" not in failing(first)
     assert "goldens" not in failing(run(hello, seeds=1))
     golden = folder / "bug-wrong-message.txt"
-    golden.write_text(golden.read_text().replace("Score:", "Points:"))
+    assert " Score " in golden.read_text()
+    golden.write_text(golden.read_text().replace(" Score ", " Points "))
     found = failing(run(hello, seeds=1))
-    assert "-" + " Points:" in found["golden bug wrong-message"] and "+ Score:" in found["golden bug wrong-message"]
+    assert "- Points " in found["golden bug wrong-message"] and "+ Score " in found["golden bug wrong-message"]
 
 
 def test_strength_lists_survivors_and_stale_marks(hello: Exercise):
