@@ -16,7 +16,7 @@ import signal
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 
 #: Limits applied by the learner host before it imports any learner code.
@@ -135,13 +135,17 @@ class SandboxedProcess:
         """SIGKILL the process group and any descendant still known to the kernel as ours."""
         if self.popen.poll() is None:
             self.killed = True
-        for pid in [self.pid, *_descendants(self.pid), *_carrying(self.token)]:
+        others = [*_descendants(self.pid), *_carrying(self.token)]
+        for pid in [self.pid, *others]:
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(pid, signal.SIGKILL)
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.kill(pid, signal.SIGKILL)
         with contextlib.suppress(subprocess.TimeoutExpired):  # SIGKILL does not time out in practice
             self.popen.wait(timeout=5)
+        # Descendants re-parented to the runner (``become_subreaper``) are reaped here; the Popen
+        # reaped its own process above.
+        reap([pid for pid in others if pid != self.pid])
         self.output.stop()
         if self.popen.stdout is not None:
             self.popen.stdout.close()
@@ -183,6 +187,92 @@ def _carrying(token: str) -> list[int]:
         except OSError:
             continue
     return found
+
+
+#: How long the runner waits for a stack sample (SIGUSR1 → ``faulthandler``) before a kill.
+SAMPLE_WAIT = 0.5
+
+
+def sample_stack(path: Path, send: Callable[[], object], wait: float = SAMPLE_WAIT) -> str:
+    """Ask a learner host for a stack sample (``send`` signals it) and read what it appends to
+    ``path``: the header line and the new dump; "" if nothing came within ``wait`` seconds."""
+    import time
+
+    try:
+        header = path.read_text(encoding="utf-8", errors="replace").partition("\n")[0]
+        before = path.stat().st_size
+    except OSError:
+        return ""
+    try:
+        send()
+    except Exception:  # the process is gone, or the sandbox cannot signal it: no sample
+        return ""
+    deadline = time.monotonic() + wait
+    size = before
+    while time.monotonic() < deadline:
+        time.sleep(0.02)
+        try:
+            now = path.stat().st_size
+        except OSError:
+            return ""
+        if now > before and now == size:  # grown, and stable for one poll
+            break
+        size = now
+    try:
+        with path.open("rb") as sample:
+            sample.seek(before)
+            data = sample.read(64 * 1024)
+    except OSError:
+        return ""
+    return f"{header}\n{data.decode('utf-8', 'replace')}" if data else ""
+
+
+def host_pids(root: int) -> list[int]:
+    """The learner host among ``root`` and its descendants: ``root`` itself without bubblewrap, the
+    first non-bwrap descendant running ``runner.learner.host`` under it."""
+    for pid in [root, *_descendants(root)]:
+        try:
+            comm = Path(f"/proc/{pid}/comm").read_text().strip()
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except OSError:
+            continue
+        if comm != "bwrap" and b"runner.learner.host" in cmdline:
+            return [pid]
+    return []
+
+
+def become_subreaper() -> None:
+    """Make this process the reaper of its orphaned descendants (Linux ``PR_SET_CHILD_SUBREAPER``):
+    a sandbox's inner processes (bubblewrap's PID-namespace init) whose parent was killed come back
+    to the runner, which reaps them in ``SandboxedProcess.kill``, instead of lingering as zombies
+    of whatever init the machine has, or outliving the grade. Elsewhere a no-op."""
+    if sys.platform != "linux":
+        return
+    with contextlib.suppress(OSError, AttributeError):
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER, 1
+
+
+def reap(pids: Sequence[int], timeout: float = 2.0) -> None:
+    """Collect the exit status of those of ``pids`` that are this process's children (re-parented
+    orphans of a subreaper), waiting at most ``timeout`` for them to die; others are skipped."""
+    import time
+
+    pending = set(pids)
+    deadline = time.monotonic() + timeout
+    while pending:
+        for pid in list(pending):
+            try:
+                done, _ = os.waitpid(pid, os.WNOHANG)
+            except ChildProcessError:  # not our child (or already reaped)
+                pending.discard(pid)
+                continue
+            if done:
+                pending.discard(pid)
+        if not pending or time.monotonic() >= deadline:
+            return
+        time.sleep(0.01)
 
 
 def python_command(*args: str) -> list[str]:

@@ -16,13 +16,16 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..processes import (
     SandboxedProcess,
     channel,
+    host_pids,
     python_command,
+    sample_stack,
 )
 
 if TYPE_CHECKING:
@@ -36,10 +39,11 @@ class ProcessLearner:
 
     address = "127.0.0.1"
 
-    def __init__(self, process: SandboxedProcess, ready_fd: int) -> None:
+    def __init__(self, process: SandboxedProcess, ready_fd: int, stack_file: Path | None = None) -> None:
         self.process = process
         self.ready_fd = ready_fd
         self.output = process.output
+        self.stack_file = stack_file
 
     def poll(self) -> int | None:
         return self.process.poll()
@@ -52,6 +56,17 @@ class ProcessLearner:
 
     def kill(self) -> None:
         self.process.kill()
+
+    def sample_stack(self) -> str:
+        if self.stack_file is None or self.poll() is not None:
+            return ""
+        import signal
+
+        def send() -> None:
+            for pid in host_pids(self.process.pid):
+                os.kill(pid, signal.SIGUSR1)
+
+        return sample_stack(self.stack_file, send)
 
 
 @functools.cache
@@ -164,7 +179,8 @@ class ProcessGrade:
     def launch(self, workdir: Path, spec: HostSpec, env: dict[str, str]) -> ProcessLearner:
         workspace = workdir / "workspace"
         spec_path = workdir / "tmp" / "host-spec.json"
-        spec_path.write_bytes(dump(spec))
+        stack_file = workdir / "tmp" / "stack-sample.txt"
+        spec_path.write_bytes(dump(replace(spec, stack_file=str(stack_file))))
         read_fd, write_fd = channel()
         try:
             argv = python_command("-m", "runner.learner.host", str(spec_path), str(write_fd))
@@ -180,7 +196,7 @@ class ProcessGrade:
             raise
         finally:
             os.close(write_fd)
-        return ProcessLearner(process, read_fd)
+        return ProcessLearner(process, read_fd, stack_file)
 
     def close(self) -> None:
         pass
