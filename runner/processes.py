@@ -125,6 +125,7 @@ class SandboxedProcess:
             close_fds=True,
         )
         self.pid = self.popen.pid
+        _STARTED.add(self.pid)
         self.killed = False
         self.output = OutputCapture(self.popen.stdout)
 
@@ -143,9 +144,11 @@ class SandboxedProcess:
                 os.kill(pid, signal.SIGKILL)
         with contextlib.suppress(subprocess.TimeoutExpired):  # SIGKILL does not time out in practice
             self.popen.wait(timeout=5)
+        if self.popen.returncode is not None:
+            _STARTED.discard(self.pid)
         # Descendants re-parented to the runner (``become_subreaper``) are reaped here; the Popen
         # reaped its own process above.
-        reap([pid for pid in others if pid != self.pid])
+        reap_orphans(wait=2.0)
         self.output.stop()
         if self.popen.stdout is not None:
             self.popen.stdout.close()
@@ -254,25 +257,59 @@ def become_subreaper() -> None:
         ctypes.CDLL(None, use_errno=True).prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER, 1
 
 
-def reap(pids: Sequence[int], timeout: float = 2.0) -> None:
-    """Collect the exit status of those of ``pids`` that are this process's children (re-parented
-    orphans of a subreaper), waiting at most ``timeout`` for them to die; others are skipped."""
+#: Processes this runner started itself and waits for (their ``Popen`` reaps them, not ``reap_orphans``).
+_STARTED: set[int] = set()
+#: What orphans of a grade are: bubblewrap's PID-namespace init outlives the bwrap that started it.
+ORPHAN_COMMANDS = frozenset({"bwrap"})
+
+
+def reap_orphans(wait: float = 0.0) -> None:
+    """Reap the orphans re-parented to this process (``become_subreaper``): children running one of
+    ``ORPHAN_COMMANDS`` that this process did not start itself, waiting up to ``wait`` seconds for
+    those still dying. A child someone waits for (a ``Popen``) never has its exit status taken."""
     import time
 
-    pending = set(pids)
-    deadline = time.monotonic() + timeout
-    while pending:
-        for pid in list(pending):
+    if sys.platform != "linux":
+        return
+    me = os.getpid()
+    deadline = time.monotonic() + wait
+    while True:
+        alive = False
+        for entry in Path("/proc").glob("[0-9]*"):
             try:
-                done, _ = os.waitpid(pid, os.WNOHANG)
-            except ChildProcessError:  # not our child (or already reaped)
-                pending.discard(pid)
+                stat = (entry / "stat").read_text()
+            except OSError:
                 continue
-            if done:
-                pending.discard(pid)
-        if not pending or time.monotonic() >= deadline:
+            comm = stat.partition("(")[2].rpartition(")")[0]
+            fields = stat.rsplit(")", 1)[1].split()
+            pid, state, ppid = int(entry.name), fields[0], int(fields[1])
+            if ppid != me or comm not in ORPHAN_COMMANDS or pid in _STARTED:
+                continue
+            if state == "Z":
+                with contextlib.suppress(ChildProcessError):
+                    os.waitpid(pid, os.WNOHANG)
+            else:
+                alive = True
+        if not alive or time.monotonic() >= deadline:
             return
-        time.sleep(0.01)
+        time.sleep(0.02)
+
+
+def run_reaped(argv: Sequence[str], timeout: float) -> subprocess.CompletedProcess[bytes]:
+    """``subprocess.run`` (output captured) of a sandbox wrapper, then its orphans reaped."""
+    process = subprocess.Popen(list(argv), stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
+    _STARTED.add(process.pid)
+    try:
+        try:
+            stdout, stderr = process.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.communicate()
+            raise
+    finally:
+        _STARTED.discard(process.pid)
+        reap_orphans(wait=1.0)
+    return subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
 
 
 def python_command(*args: str) -> list[str]:

@@ -25,6 +25,7 @@ from ..processes import (
     channel,
     host_pids,
     python_command,
+    run_reaped,
     sample_stack,
 )
 
@@ -81,8 +82,8 @@ def bubblewrap() -> str | None:
     if path is None:
         return None
     try:
-        probe = subprocess.run([path, "--ro-bind", "/", "/", "--unshare-pid", "--", "/bin/true"],
-                               capture_output=True, timeout=10)
+        # Reaped: bwrap's PID-namespace init outlives bwrap and comes back to the runner (a subreaper).
+        probe = run_reaped([path, "--ro-bind", "/", "/", "--unshare-pid", "--", "/bin/true"], timeout=10)
     except (OSError, subprocess.TimeoutExpired):
         return None
     return path if probe.returncode == 0 else None
@@ -152,7 +153,7 @@ def probe_confinement(hidden: Sequence[Path]) -> None:
         argv = confine(python_command("-c", "import runner.learner.host"), workdir=workdir,
                        writable=[workdir / "workspace"], hidden=hidden)
         try:
-            result = subprocess.run(argv, capture_output=True, timeout=30)
+            result = run_reaped(argv, timeout=30)
         except (OSError, subprocess.TimeoutExpired) as exc:
             raise InfrastructureError(f"the process sandbox could not start Python under bubblewrap: {exc}") from None
         if result.returncode != 0:
