@@ -318,3 +318,20 @@ def test_runner_grade_leaves_no_process_of_its_own_behind(kit, hello, submit, pr
     code, _, left = result.stdout.strip().partition(" ")
     assert code in ("0", "1"), result.stdout + result.stderr
     assert left == "[]", left
+
+
+# ------------------------------------------------------------------ both sandboxes
+
+
+def test_the_stack_sample_and_app_run_work_in_every_sandbox(kit, hello, submit, sandbox):
+    """The docker sandbox signals the container's PID 1 (the host) and reads the sample from a
+    folder it mounts; app.run() at import is refused the same way."""
+    quick = _quick(kit, hello, 9)
+    report = grade(quick, submit({"app.py": "def spin():\n    while True:\n        pass\n\n\nspin()\n"}),
+                   sandbox=sandbox)
+    problem = _problem(report)
+    assert problem.category is Category.TIMEOUT
+    assert "stopped in spin, app.py line" in problem.message
+    report = grade(quick, submit({"app.py": "from flask import Flask\napp = Flask(__name__)\napp.run()\n"}),
+                   sandbox=sandbox)
+    assert _problem(report).message.startswith("app.py line 3 calls app.run() when the module is imported")

@@ -84,7 +84,7 @@ class Host:
                   factory: str) -> Callable[..., Any]:
         def refuse(*args: Any, **kwargs: Any) -> Any:
             frames = [frame for frame in traceback.extract_stack(sys._getframe(1)) if self._is_learners(frame.filename)]
-            if not frames:  # not the learner's own call: leave it alone
+            if not frames or not guard.patched:  # not the learner's own call, or start-up is over
                 return original(*args, **kwargs)
             where = frames[-1]
             file = Path(where.filename).resolve().relative_to(self.workspace).as_posix()
