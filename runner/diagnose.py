@@ -145,6 +145,10 @@ def _serving_in(sample: str) -> str:
 def _banner(output: str) -> str:
     """What the output says a server of the learner's own listens on ("http://127.0.0.1:5000"),
     "a development server" when only Flask's banner is there, "" when nothing says so."""
+    return _banner_of(output)[:80]
+
+
+def _banner_of(output: str) -> str:
     seen = ""
     for match in _BANNER.finditer(output):
         if match.group(1):

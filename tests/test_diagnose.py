@@ -335,3 +335,9 @@ def test_the_stack_sample_and_app_run_work_in_every_sandbox(kit, hello, submit, 
     report = grade(quick, submit({"app.py": "from flask import Flask\napp = Flask(__name__)\napp.run()\n"}),
                    sandbox=sandbox)
     assert _problem(report).message.startswith("app.py line 3 calls app.run() when the module is imported")
+
+
+def test_what_the_learners_output_says_is_capped():
+    problem = Problem(Category.TIMEOUT, "Your code did not finish starting within 20 s.")
+    better = explain(problem, output="Running on http://" + "x" * 100_000)
+    assert len(better.message) < 400
