@@ -198,36 +198,57 @@ SAMPLE_WAIT = 0.5
 
 def sample_stack(path: Path, send: Callable[[], object], wait: float = SAMPLE_WAIT) -> str:
     """Ask a learner host for a stack sample (``send`` signals it) and read what it appends to
-    ``path``: the header line and the new dump; "" if nothing came within ``wait`` seconds."""
+    ``path``: the header line and the new dump; "" if nothing came within ``wait`` seconds.
+
+    The file is in a folder the learner's code can write to: it is read only if it is a regular
+    file (never through a symbolic link, never a FIFO that would block the runner), and bounded."""
+    import stat
     import time
 
-    try:
-        header = path.read_text(encoding="utf-8", errors="replace").partition("\n")[0]
-        before = path.stat().st_size
-    except OSError:
+    def read(offset: int, size: int) -> bytes | None:
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+        except OSError:
+            return None
+        try:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                return None
+            return os.pread(fd, size, offset)
+        except OSError:
+            return None
+        finally:
+            os.close(fd)
+
+    def size() -> int | None:
+        try:
+            info = os.lstat(path)
+        except OSError:
+            return None
+        return info.st_size if stat.S_ISREG(info.st_mode) else None
+
+    head = read(0, 4096)
+    before = size()
+    if head is None or before is None:
         return ""
     try:
         send()
     except Exception:  # the process is gone, or the sandbox cannot signal it: no sample
         return ""
     deadline = time.monotonic() + wait
-    size = before
+    last = before
     while time.monotonic() < deadline:
         time.sleep(0.02)
-        try:
-            now = path.stat().st_size
-        except OSError:
+        now = size()
+        if now is None:
             return ""
-        if now > before and now == size:  # grown, and stable for one poll
+        if now > before and now == last:  # grown, and stable for one poll
             break
-        size = now
-    try:
-        with path.open("rb") as sample:
-            sample.seek(before)
-            data = sample.read(64 * 1024)
-    except OSError:
+        last = now
+    data = read(before, 64 * 1024)
+    if not data:
         return ""
-    return f"{header}\n{data.decode('utf-8', 'replace')}" if data else ""
+    header = head.decode("utf-8", "replace").partition("\n")[0]
+    return f"{header}\n{data.decode('utf-8', 'replace')}"
 
 
 def host_pids(root: int) -> list[int]:

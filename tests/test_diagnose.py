@@ -341,3 +341,28 @@ def test_what_the_learners_output_says_is_capped():
     problem = Problem(Category.TIMEOUT, "Your code did not finish starting within 20 s.")
     better = explain(problem, output="Running on http://" + "x" * 100_000)
     assert len(better.message) < 400
+
+
+def test_the_sample_is_read_from_a_regular_file_only(tmp_path):
+    """The sample's folder is writable by learner code: a FIFO there must not hang the runner, a
+    symbolic link must not be followed."""
+    from runner.processes import sample_stack
+
+    sample = tmp_path / "stack-sample.txt"
+    sample.write_text(f"{diagnose.SAMPLE_HEADER}/w\n")
+
+    def send():
+        with sample.open("a") as out:
+            out.write('Current thread 0x1 (most recent call first):\n  File "/w/app.py", line 3 in spin\n')
+
+    text = sample_stack(sample, send)
+    assert stopped_at(text)[0] == "stopped in spin, app.py line 3"
+    assert sample_stack(sample, lambda: None, wait=0.05) == ""  # nothing new: no sample
+    secret = tmp_path / "secret.txt"
+    secret.write_text(f"{diagnose.SAMPLE_HEADER}/w\n")
+    sample.unlink()
+    sample.symlink_to(secret)
+    assert sample_stack(sample, lambda: secret.open("a").write("  File \"/w/x.py\", line 1 in f\n")) == ""
+    sample.unlink()
+    os.mkfifo(sample)
+    assert sample_stack(sample, lambda: None, wait=0.05) == ""
