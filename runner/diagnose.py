@@ -232,7 +232,7 @@ def explain(problem: Problem, *, output: str = "", sample: str = "", context: Co
     if problem.category is Category.TIMEOUT:
         return _startup_timeout(problem, output, sample)
     if problem.category in (Category.IMPORT_ERROR, Category.STARTUP_ERROR):
-        better = _missing_module(problem, context) or _port_in_use(problem, "")
+        better = _missing_module(problem, context) or _port_in_use(problem, output)
         if better is not None:
             return better
     if problem.category is Category.CRASH:

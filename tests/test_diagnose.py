@@ -99,6 +99,8 @@ def test_a_port_in_use_is_said(text):
     problem = Problem(Category.IMPORT_ERROR, "importing app raised OSError: [Errno 98] Address already in use")
     better = explain(problem, context=CONTEXT)
     assert "already in use" in better.message and "on a port it picks" in better.advice
+    exited = explain(Problem(Category.IMPORT_ERROR, "importing app raised SystemExit: 1"), output=text)
+    assert "tried to listen on" in exited.message
     crash = explain(Problem(Category.CRASH, "Your program exited (exit code 1) while starting."), output=text)
     assert "tried to listen on" in crash.message
     if "Port 5000" in text:
@@ -366,3 +368,21 @@ def test_the_sample_is_read_from_a_regular_file_only(tmp_path):
     sample.unlink()
     os.mkfifo(sample)
     assert sample_stack(sample, lambda: None, wait=0.05) == ""
+
+
+def test_app_run_at_the_bottom_of_the_bookmarks_starter(monkeypatch, submit):
+    """The mistake as learners make it, on the real 01-bookmarks-api starter: `python app.py` works
+    for them, the grade says which line to guard instead of waiting 20 s."""
+    from runner.exercises import find_exercise
+
+    repo = Path(__file__).resolve().parent.parent
+    monkeypatch.setenv("BACKEND_KIT_ROOT", str(repo))
+    exercise = find_exercise("01-bookmarks-api", repo)
+    starter = (exercise.starter_dir / "app.py").read_text()
+    source = starter + '\n\napp = create_app({"DATABASE_URL": "sqlite:///bookmarks.db"})\napp.run(debug=True)\n'
+    report = grade(exercise, submit({"app.py": source}))
+    problem = _problem(report)
+    assert problem.category is Category.IMPORT_ERROR
+    assert problem.message.startswith(f"app.py line {_line_of(source, 'app.run(debug=True)')} calls app.run() "
+                                      "when the module is imported")
+    assert report.duration < 10
