@@ -28,19 +28,19 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from . import __version__, kinds, quota, textsafe, wire
+from . import __version__, diagnose, kinds, quota, textsafe, wire
 from .errors import ContentError, InfrastructureError, KitBug, RunnerError
 from .exercises import Exercise
 from .intake import Submission, exercise_digest, grade_seed, read_submission
 from .judge.launch import JudgeProcess, start_judge
-from .processes import DEFAULT_LIMITS, clean_environment, make_undumpable
-from .results import CheckSpec, GradeReport, Outcome, Problem
+from .processes import DEFAULT_LIMITS, become_subreaper, clean_environment, make_undumpable
+from .results import CheckSpec, GradeReport, Outcome
 from .sandbox import GradeSandbox, LearnerProcess, Sandbox
 from .sandbox.process import ProcessSandbox
 from .scoring import build_report
 from .services import GradeServices, ServiceProvider
 from .services.embedded import EmbeddedProvider
-from .session import BOOT_TIMEOUT, NEEDS_MANIFEST, AttemptEnd, GradeSession
+from .session import BOOT_TIMEOUT, NEEDS_MANIFEST, STARTUP, AttemptEnd, GradeSession
 
 #: How often the disk quota is measured, and the longest a select waits (the quota needs a pulse).
 PULSE = 0.25
@@ -71,6 +71,7 @@ class Grader:
         self.sandbox: Sandbox = sandbox or ProcessSandbox()
         self.exercise_hash = exercise_digest(exercise)
         make_undumpable()
+        become_subreaper()
 
     # ------------------------------------------------------------------ public
 
@@ -120,7 +121,8 @@ class Grader:
                 # The time limit is the learner's: it starts once the sandbox (a first image build)
                 # and the services (containers starting) are ready, not before.
                 session.start_clock(time.monotonic())
-                self._attempts(workdir, services, box, judge_spec, session, learners)
+                self._attempts(workdir, services, box, judge_spec, session, learners,
+                               self._context(submission))
             return self._report(submission, services, session, learners, seed, time.monotonic() - started)
         finally:
             for process in learners:
@@ -141,7 +143,7 @@ class Grader:
             backend=services.backend,
             manifest=session.manifest,
             recorded={key: _redacted(outcome, redact) for key, outcome in session.recorded.items()},
-            problems=[Problem(p.category, redact(p.message), redact(p.details)) for p in session.problems],
+            problems=[replace(p, message=redact(p.message), details=redact(p.details)) for p in session.problems],
             not_run_reason=session.not_run_reason(),
             output=output,
             output_truncated=truncated,
@@ -233,8 +235,12 @@ class Grader:
 
     # ------------------------------------------------------------------ attempts
 
+    def _context(self, submission: Submission) -> diagnose.Context:
+        return diagnose.Context(graded=tuple(self.exercise.meta.files),
+                                ungraded_modules=submission.ungraded_modules, packages=_learner_packages())
+
     def _attempts(self, workdir: Path, services: GradeServices, box: GradeSandbox, judge_spec: wire.JudgeSpec,
-                  session: GradeSession, learners: list[LearnerProcess]) -> None:
+                  session: GradeSession, learners: list[LearnerProcess], context: diagnose.Context) -> None:
         while True:
             spec = replace(judge_spec, impl_host=box.service_host, impl_port=self._impl_port(box),
                            done=session.done, failed_gates=tuple(session.failed_gates))
@@ -249,8 +255,10 @@ class Grader:
                                learner_config, learner.ready_fd)
             # Start-up is timed from here: launching a container is the sandbox's cost, not the learner's.
             session.begin_attempt(time.monotonic())
+            problems_before = len(session.problems)
             try:
                 end = self._watch(workdir, attempt, session)
+                self._diagnose(learner, session, end, problems_before, context)
                 if end in NEEDS_MANIFEST:
                     # Stopped first: a program past the disk quota must not go on writing while the
                     # judge is still listing its checks.
@@ -271,6 +279,25 @@ class Grader:
                     hint="The machine may be overloaded: grade again, or with fewer grades at once.")
             if not session.resumes(end):
                 return
+
+    @staticmethod
+    def _diagnose(learner: LearnerProcess, session: GradeSession, end: AttemptEnd, problems_before: int,
+                  context: diagnose.Context) -> None:
+        """Before the kill: a stack sample of a program stopped for time, and what the output, the
+        sample and the submission's folder say about why it could not start (``runner.diagnose``)."""
+        sample = learner.sample_stack() if session.timed_out is not None else ""
+        if session.timed_out is not None and session.timed_out != STARTUP:
+            recorded = session.recorded.get(session.timed_out)
+            if recorded is not None and sample:
+                session.recorded[session.timed_out] = replace(
+                    recorded, message=textsafe.short(diagnose.timed_out_check(recorded.message, sample), 1000))
+        if end is not AttemptEnd.STARTUP_FAILED:
+            return
+        learner.output.join(0.1)
+        output = textsafe.clean(textsafe.decode(bytes(learner.output.kept)))
+        for index in range(problems_before, len(session.problems)):
+            session.problems[index] = diagnose.explain(session.problems[index], output=output, sample=sample,
+                                                       context=context)
 
     def _watch(self, workdir: Path, attempt: _Attempt, session: GradeSession) -> AttemptEnd:
         """Follow one attempt until the session says it ended."""
@@ -376,6 +403,21 @@ class Grader:
             text += textsafe.truncation_note(dropped)
             truncated = True
         return text, truncated
+
+
+@functools.cache
+def _learner_packages() -> tuple[str, ...]:
+    """The packages graded code may import, with the versions installed here ("flask 3.1")."""
+    import importlib.metadata
+
+    found = []
+    for name in diagnose.LEARNER_PACKAGES:
+        try:
+            version = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            continue
+        found.append(f"{name} {'.'.join(version.split('.')[:2])}")
+    return tuple(found) or diagnose.LEARNER_PACKAGES
 
 
 def _statement_log(database_url: str | None) -> str | None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import os
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from . import __version__, textsafe
@@ -32,6 +32,9 @@ class Submission:
     problems: tuple[Problem, ...] = ()
     #: The content hash, computed once (``Submission.of`` fills it in).
     digest: str = ""
+    #: Module names of Python files beside the declared ones in the learner's folder: not graded,
+    #: never copied, only named when the graded code imports one (``runner.diagnose``).
+    ungraded_modules: tuple[str, ...] = ()
 
     @classmethod
     def of(cls, files: Mapping[str, bytes], problems: Sequence[Problem] = ()) -> Submission:
@@ -89,7 +92,25 @@ def read_submission(exercise: Exercise, path: Path, scratch: Path | None = None)
         if any(p.category is Category.REJECTED_FILE for p in problems):
             return Submission.of({}, problems)
     files, found = _read_folder(exercise, folder, path.name)
-    return Submission.of(files, [*problems, *found])
+    return replace(Submission.of(files, [*problems, *found]), ungraded_modules=_ungraded_modules(exercise, folder))
+
+
+def _ungraded_modules(exercise: Exercise, folder: Path) -> tuple[str, ...]:
+    """Top-level modules and packages of the learner's folder that the exercise does not grade."""
+    graded = {Path(name).parts[0] for name in exercise.meta.files}
+    found = set()
+    try:
+        entries = list(folder.iterdir())
+    except OSError:
+        return ()
+    for entry in entries:
+        if entry.name in graded or entry.name.startswith("."):
+            continue
+        if entry.suffix == ".py" and entry.stem.isidentifier():
+            found.add(entry.stem)
+        elif entry.name.isidentifier() and (entry / "__init__.py").is_file():
+            found.add(entry.name)
+    return tuple(sorted(found))
 
 
 def _read_folder(exercise: Exercise, folder: Path, shown_as: str) -> tuple[dict[str, bytes], list[Problem]]:

@@ -16,7 +16,7 @@ import signal
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 
 #: Limits applied by the learner host before it imports any learner code.
@@ -125,6 +125,7 @@ class SandboxedProcess:
             close_fds=True,
         )
         self.pid = self.popen.pid
+        _STARTED.add(self.pid)
         self.killed = False
         self.output = OutputCapture(self.popen.stdout)
 
@@ -135,13 +136,19 @@ class SandboxedProcess:
         """SIGKILL the process group and any descendant still known to the kernel as ours."""
         if self.popen.poll() is None:
             self.killed = True
-        for pid in [self.pid, *_descendants(self.pid), *_carrying(self.token)]:
+        others = [*_descendants(self.pid), *_carrying(self.token)]
+        for pid in [self.pid, *others]:
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(pid, signal.SIGKILL)
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.kill(pid, signal.SIGKILL)
         with contextlib.suppress(subprocess.TimeoutExpired):  # SIGKILL does not time out in practice
             self.popen.wait(timeout=5)
+        if self.popen.returncode is not None:
+            _STARTED.discard(self.pid)
+        # Descendants re-parented to the runner (``become_subreaper``) are reaped here; the Popen
+        # reaped its own process above.
+        reap_orphans(wait=2.0)
         self.output.stop()
         if self.popen.stdout is not None:
             self.popen.stdout.close()
@@ -183,6 +190,147 @@ def _carrying(token: str) -> list[int]:
         except OSError:
             continue
     return found
+
+
+#: How long the runner waits for a stack sample (SIGUSR1 → ``faulthandler``) before a kill.
+SAMPLE_WAIT = 0.5
+
+
+def sample_stack(path: Path, send: Callable[[], object], wait: float = SAMPLE_WAIT) -> str:
+    """Ask a learner host for a stack sample (``send`` signals it) and read what it appends to
+    ``path``: the header line and the new dump; "" if nothing came within ``wait`` seconds.
+
+    The file is in a folder the learner's code can write to: it is read only if it is a regular
+    file (never through a symbolic link, never a FIFO that would block the runner), and bounded."""
+    import stat
+    import time
+
+    def read(offset: int, size: int) -> bytes | None:
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+        except OSError:
+            return None
+        try:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                return None
+            return os.pread(fd, size, offset)
+        except OSError:
+            return None
+        finally:
+            os.close(fd)
+
+    def size() -> int | None:
+        try:
+            info = os.lstat(path)
+        except OSError:
+            return None
+        return info.st_size if stat.S_ISREG(info.st_mode) else None
+
+    head = read(0, 4096)
+    before = size()
+    if head is None or before is None:
+        return ""
+    try:
+        send()
+    except Exception:  # the process is gone, or the sandbox cannot signal it: no sample
+        return ""
+    deadline = time.monotonic() + wait
+    last = before
+    while time.monotonic() < deadline:
+        time.sleep(0.02)
+        now = size()
+        if now is None:
+            return ""
+        if now > before and now == last:  # grown, and stable for one poll
+            break
+        last = now
+    data = read(before, 64 * 1024)
+    if not data:
+        return ""
+    header = head.decode("utf-8", "replace").partition("\n")[0]
+    return f"{header}\n{data.decode('utf-8', 'replace')}"
+
+
+def host_pids(root: int) -> list[int]:
+    """The learner host among ``root`` and its descendants: ``root`` itself without bubblewrap, the
+    first non-bwrap descendant running ``runner.learner.host`` under it."""
+    for pid in [root, *_descendants(root)]:
+        try:
+            comm = Path(f"/proc/{pid}/comm").read_text().strip()
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except OSError:
+            continue
+        if comm != "bwrap" and b"runner.learner.host" in cmdline:
+            return [pid]
+    return []
+
+
+def become_subreaper() -> None:
+    """Make this process the reaper of its orphaned descendants (Linux ``PR_SET_CHILD_SUBREAPER``):
+    a sandbox's inner processes (bubblewrap's PID-namespace init) whose parent was killed come back
+    to the runner, which reaps them in ``SandboxedProcess.kill``, instead of lingering as zombies
+    of whatever init the machine has, or outliving the grade. Elsewhere a no-op."""
+    if sys.platform != "linux":
+        return
+    with contextlib.suppress(OSError, AttributeError):
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER, 1
+
+
+#: Processes this runner started itself and waits for (their ``Popen`` reaps them, not ``reap_orphans``).
+_STARTED: set[int] = set()
+#: What orphans of a grade are: bubblewrap's PID-namespace init outlives the bwrap that started it.
+ORPHAN_COMMANDS = frozenset({"bwrap"})
+
+
+def reap_orphans(wait: float = 0.0) -> None:
+    """Reap the orphans re-parented to this process (``become_subreaper``): children running one of
+    ``ORPHAN_COMMANDS`` that this process did not start itself, waiting up to ``wait`` seconds for
+    those still dying. A child someone waits for (a ``Popen``) never has its exit status taken."""
+    import time
+
+    if sys.platform != "linux":
+        return
+    me = os.getpid()
+    deadline = time.monotonic() + wait
+    while True:
+        alive = False
+        for entry in Path("/proc").glob("[0-9]*"):
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            comm = stat.partition("(")[2].rpartition(")")[0]
+            fields = stat.rsplit(")", 1)[1].split()
+            pid, state, ppid = int(entry.name), fields[0], int(fields[1])
+            if ppid != me or comm not in ORPHAN_COMMANDS or pid in _STARTED:
+                continue
+            if state == "Z":
+                with contextlib.suppress(ChildProcessError):
+                    os.waitpid(pid, os.WNOHANG)
+            else:
+                alive = True
+        if not alive or time.monotonic() >= deadline:
+            return
+        time.sleep(0.02)
+
+
+def run_reaped(argv: Sequence[str], timeout: float) -> subprocess.CompletedProcess[bytes]:
+    """``subprocess.run`` (output captured) of a sandbox wrapper, then its orphans reaped."""
+    process = subprocess.Popen(list(argv), stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
+    _STARTED.add(process.pid)
+    try:
+        try:
+            stdout, stderr = process.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.communicate()
+            raise
+    finally:
+        _STARTED.discard(process.pid)
+        reap_orphans(wait=1.0)
+    return subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
 
 
 def python_command(*args: str) -> list[str]:

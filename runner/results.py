@@ -125,10 +125,12 @@ class Problem:
     category: Category
     message: str
     details: str = ""
+    #: Advice for this problem in particular (a diagnosis); empty: the category's fixed advice.
+    hint: str = ""
 
     @property
     def advice(self) -> str:
-        return ADVICE[self.category]
+        return self.hint or ADVICE[self.category]
 
 
 @dataclass(frozen=True)
@@ -212,9 +214,7 @@ class GradeReport:
             CheckResult(**{**c, "status": CheckStatus(c["status"]), "rules": tuple(c.get("rules", ()))})
             for c in data.get("checks", [])
         )
-        problems = tuple(
-            Problem(Category(p["category"]), p["message"], p.get("details", "")) for p in data.get("problems", [])
-        )
+        problems = tuple(_problem(p) for p in data.get("problems", []))
         return cls(
             exercise=data["exercise"],
             backend=data["backend"],
@@ -232,6 +232,13 @@ class GradeReport:
             runner_version=data.get("runner_version", ""),
             services=dict(data.get("services", {})),
         )
+
+
+def _problem(data: dict[str, Any]) -> Problem:
+    category = Category(data["category"])
+    advice = data.get("advice") or ""
+    return Problem(category, data["message"], data.get("details", ""),
+                   advice if advice != ADVICE[category] else "")
 
 
 def _check_dict(check: CheckResult) -> dict[str, Any]:

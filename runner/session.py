@@ -54,6 +54,9 @@ class AttemptEnd(enum.Enum):
     JUDGE_FAILED = "judge_failed"  # the judge stopped before reporting every check: the kit's fault
 
 
+#: ``GradeSession.timed_out`` when start-up ran out of time.
+STARTUP = "start-up"
+
 #: After these, the judge is still asked for its manifest, so the report lists every check.
 NEEDS_MANIFEST = frozenset({AttemptEnd.STARTUP_FAILED, AttemptEnd.GRADE_TIMEOUT, AttemptEnd.LIMIT_EXCEEDED})
 
@@ -90,6 +93,9 @@ class GradeSession:
     booted: bool = False
     grade_deadline: float | None = None
     startup_deadline: float | None = None
+    #: What this attempt was stopped for time in: ``STARTUP``, or the id of the check; None if nothing
+    #: (the runner takes a stack sample of the program for it before the kill).
+    timed_out: str | None = None
 
     # ------------------------------------------------------------------ clock and attempts
 
@@ -108,6 +114,7 @@ class GradeSession:
         # Until the host has booted, it may take BOOT_TIMEOUT; then the learner's start-up limit runs.
         self.startup_deadline = now + BOOT_TIMEOUT
         self.current = self.current_deadline = None
+        self.timed_out = None
 
     def next_deadline(self) -> float | None:
         """The earliest moment ``tick`` may have something to say."""
@@ -125,6 +132,7 @@ class GradeSession:
             self.problems.append(Problem(
                 Category.TIMEOUT, f"Your code did not finish starting within {self.startup_limit:g} s.",
                 "Look for an infinite loop or a long-running call at the top level of a module."))
+            self.timed_out = STARTUP
             return AttemptEnd.STARTUP_FAILED
         if self.current_deadline is not None and now >= self.current_deadline:
             self._record_timeout(grade_limit=False)
@@ -153,7 +161,8 @@ class GradeSession:
             return None
         assert isinstance(report, HostFailed)
         details, _ = textsafe.cap(report.details, 4000)
-        self.problems.append(Problem(report.category, textsafe.short(report.message), details))
+        self.problems.append(Problem(report.category, textsafe.short(report.message, 600), details,
+                                     textsafe.short(report.advice, 600)))
         return AttemptEnd.STARTUP_FAILED
 
     def on_host_died(self, exit_code: int | None) -> AttemptEnd:
@@ -235,6 +244,7 @@ class GradeSession:
 
     def _record_timeout(self, *, grade_limit: bool) -> None:
         assert self.current is not None
+        self.timed_out = self.current
         spec = self._spec(self.current)
         message = ("Stopped when the grade's time limit ran out." if grade_limit
                    else f"Stopped after {spec.timeout if spec else 0:g} s, the time limit of this check.")

@@ -124,11 +124,14 @@ class HostSpec:
     #: Where the host appends each SQL statement its ``sqlite3`` connections run, one a line, as the
     #: sandbox sees that file (in the grade's ``db/`` folder); None: nothing is recorded.
     statement_log: str | None = None
+    #: Where the host writes a stack sample of itself when it gets SIGUSR1 (``faulthandler``), as
+    #: the sandbox sees that file; the runner asks for one just before it kills a program for time.
+    stack_file: str | None = None
 
     def to_wire(self) -> dict[str, Any]:
         return {"kind": self.kind, "target": self.target, "functions": list(self.functions),
                 "config": dict(self.config), "limits": dict(self.limits), "test_files": list(self.test_files),
-                "bind": self.bind, "statement_log": self.statement_log}
+                "bind": self.bind, "statement_log": self.statement_log, "stack_file": self.stack_file}
 
 
 def parse_host_spec(data: bytes | str) -> HostSpec | None:
@@ -144,7 +147,8 @@ def parse_host_spec(data: bytes | str) -> HostSpec | None:
                                                        for k, v in limits.items())):
         return None
     return HostSpec(kind, target, functions, config, dict(limits), test_files,
-                    _str(raw.get("bind"), "127.0.0.1") or "127.0.0.1", _str(raw.get("statement_log")))
+                    _str(raw.get("bind"), "127.0.0.1") or "127.0.0.1", _str(raw.get("statement_log")),
+                    _str(raw.get("stack_file")))
 
 
 # ---------------------------------------------------------------- learner host → runner
@@ -176,9 +180,12 @@ class HostFailed:
     category: Category
     message: str
     details: str = ""
+    #: Advice for this failure in particular (a diagnosis), else the category's.
+    advice: str = ""
 
     def to_wire(self) -> dict[str, Any]:
-        return {"event": "error", "category": self.category.value, "message": self.message, "details": self.details}
+        return {"event": "error", "category": self.category.value, "message": self.message, "details": self.details,
+                "advice": self.advice}
 
 
 HostReport: TypeAlias = HostBooted | HostReady | HostFailed
@@ -200,7 +207,8 @@ def parse_host_report(data: bytes | str) -> HostReport | None:
             category = Category.STARTUP_ERROR
         if category not in HOST_CATEGORIES:
             category = Category.STARTUP_ERROR
-        return HostFailed(category, str(raw.get("message", "")), str(raw.get("details", "")))
+        return HostFailed(category, str(raw.get("message", "")), str(raw.get("details", "")),
+                          str(raw.get("advice", "")))
     return None
 
 

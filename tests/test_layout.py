@@ -15,12 +15,13 @@ RUNNER = Path(__file__).resolve().parent.parent / "runner"
 #: Modules that do no I/O: they may import only the stdlib's pure parts, pydantic and each other.
 PURE = {"runner.results", "runner.scoring", "runner.catalog", "runner.textsafe", "runner.exports", "runner.wire",
         "runner.session", "runner.findings", "runner.errors", "runner.kinds", "runner.rules", "runner.kills",
-        "runner.goldens", "runner.mutate", "runner.oracle", "runner.focus", "runner.names", "runner.progress"}
+        "runner.goldens", "runner.mutate", "runner.oracle", "runner.focus", "runner.names", "runner.progress",
+        "runner.diagnose"}
 #: Stdlib modules that are I/O (processes, files, sockets, time): a pure module imports none of them.
 IO_STDLIB = {"os", "subprocess", "socket", "socketserver", "select", "shutil", "tempfile", "threading",
              "multiprocessing", "signal", "time", "http", "urllib", "sqlite3", "asyncio", "random"}
 #: What the learner side (imported inside the sandbox with ``python -I``) may import at module level.
-LEARNER_ALLOWED = {"runner", "runner.wire", "runner.results", "runner.protocol", "runner.kinds"}
+LEARNER_ALLOWED = {"runner", "runner.wire", "runner.results", "runner.protocol", "runner.kinds", "runner.diagnose"}
 #: Importing any of these means importing the grade's orchestration.
 ORCHESTRATION = {"runner.grading", "runner.validate", "runner.context", "runner.cli", "runner.judge.launch",
                  "runner.parity"}

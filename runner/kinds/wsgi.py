@@ -65,7 +65,9 @@ class Wsgi(Kind):
 
     def serve(self, host: Host) -> None:
         spec = host.spec
+        guard = host.refuse_servers(spec.target.partition(":")[2] + "(config)")
         factory = host.load(spec.target)
+        guard.importing = False
         try:
             app = factory(dict(spec.config))
             if not callable(app):
@@ -73,6 +75,7 @@ class Wsgi(Kind):
         except BaseException as exc:
             host.fail(Category.STARTUP_ERROR, f"{spec.target}(config) raised {type(exc).__name__}: {exc}",
                       host.traceback(exc))
+        guard.restore()
         import logging
 
         from werkzeug.serving import make_server

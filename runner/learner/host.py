@@ -18,11 +18,11 @@ import os
 import resource
 import sys
 import traceback
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, NoReturn
 
-from .. import kinds, wire
+from .. import diagnose, kinds, wire
 from ..results import Category
 
 
@@ -46,9 +46,9 @@ class Host:
         """The learner's code is imported and listening: the grade's checks may start."""
         self._report(wire.HostReady(port))
 
-    def fail(self, category: Category, message: str, details: str = "") -> NoReturn:
+    def fail(self, category: Category, message: str, details: str = "", advice: str = "") -> NoReturn:
         """The learner's code could not start: report why and leave (the runner reads the report)."""
-        self._report(wire.HostFailed(category, message, details))
+        self._report(wire.HostFailed(category, message, details, advice))
         sys.stdout.flush()
         os._exit(0)
 
@@ -57,12 +57,50 @@ class Host:
         frames = [
             frame
             for frame in traceback.extract_tb(exc.__traceback__)
-            if Path(frame.filename).resolve().is_relative_to(self.workspace)
+            if self._is_learners(frame.filename)
         ]
         lines = ["Traceback (most recent call last):\n", *traceback.format_list(frames)] if frames else []
         lines.extend(traceback.format_exception_only(exc))
         # Paths relative to the workspace: the learner knows their files, not our temporary folders.
         return "".join(lines).replace(f"{self.workspace}{os.sep}", "")
+
+    def refuse_servers(self, factory: str) -> ServerGuard:
+        """Until ``restore``, ``Flask.run`` and werkzeug's ``run_simple`` called from the learner's
+        code fail at once with a diagnosis naming the learner's line: the most common beginner's
+        mistake, ``app.run()`` at import, would otherwise block start-up until its timeout."""
+        guard = ServerGuard()
+        try:
+            import flask
+            import werkzeug.serving
+        except ImportError:
+            return guard
+        for owner, name, call in ((flask.Flask, "run", "app.run()"), (werkzeug.serving, "run_simple", "run_simple()")):
+            original = getattr(owner, name)
+            guard.patched.append((owner, name, original))
+            setattr(owner, name, self._refusing(call, original, guard, factory))
+        return guard
+
+    def _refusing(self, call: str, original: Callable[..., Any], guard: ServerGuard,
+                  factory: str) -> Callable[..., Any]:
+        def refuse(*args: Any, **kwargs: Any) -> Any:
+            frames = [frame for frame in traceback.extract_stack(sys._getframe(1)) if self._is_learners(frame.filename)]
+            if not frames or not guard.patched:  # not the learner's own call, or start-up is over
+                return original(*args, **kwargs)
+            where = frames[-1]
+            file = Path(where.filename).resolve().relative_to(self.workspace).as_posix()
+            message, advice = diagnose.server_at_import(file, where.lineno or 0, call,
+                                                        importing=guard.importing, factory=factory)
+            details = "Traceback (most recent call last):\n" + "".join(traceback.format_list(frames))
+            category = Category.IMPORT_ERROR if guard.importing else Category.STARTUP_ERROR
+            self.fail(category, message, details.replace(f"{self.workspace}{os.sep}", ""), advice)
+
+        return refuse
+
+    def _is_learners(self, filename: str) -> bool:
+        """A frame of the learner's own files ("<frozen importlib._bootstrap>" is not one, though it
+        would resolve into the workspace, the current directory)."""
+        path = Path(filename)
+        return path.is_absolute() and path.resolve().is_relative_to(self.workspace)
 
     def load(self, target: str) -> Any:
         """``module`` or ``module:attribute`` of the learner's code; on any error, report and leave."""
@@ -78,6 +116,39 @@ class Host:
         except BaseException as exc:
             self.fail(Category.IMPORT_ERROR, f"importing {module_name} raised {type(exc).__name__}: {exc}",
                       self.traceback(exc))
+
+
+class ServerGuard:
+    """The patched server entry points (``Host.refuse_servers``), and whether the import is still on."""
+
+    def __init__(self) -> None:
+        self.importing = True
+        self.patched: list[tuple[Any, str, Any]] = []
+
+    def restore(self) -> None:
+        for owner, name, original in self.patched:
+            setattr(owner, name, original)
+        self.patched.clear()
+
+
+def register_stack_sampler(path: str, workspace: Path) -> None:
+    """On SIGUSR1, write every thread's stack to ``path`` (``faulthandler``: from the signal handler
+    itself, so it works in a tight loop or a blocking call too). The runner sends it just before it
+    kills the program for time, and says where the learner's code was (``runner.diagnose``)."""
+    import faulthandler
+    import signal
+
+    try:
+        sample = open(path, "w", encoding="utf-8", buffering=1)  # noqa: SIM115 (open while the process lives)
+        sample.write(f"{diagnose.SAMPLE_HEADER}{workspace}\n")
+        sample.flush()
+        faulthandler.register(signal.SIGUSR1, file=sample, all_threads=True)
+    except (OSError, ValueError, RuntimeError, AttributeError):
+        return  # no sample: the runner's messages say less, nothing else changes
+    _KEEP_OPEN.append(sample)
+
+
+_KEEP_OPEN: list[Any] = []
 
 
 def _set_limits(limits: Mapping[str, int]) -> None:
@@ -158,6 +229,8 @@ def main(argv: list[str] | None = None) -> None:
     os.environ.update(spec.config)
     if spec.statement_log:
         record_statements(spec.statement_log)
+    if spec.stack_file:
+        register_stack_sampler(spec.stack_file, workspace)
     host = Host(spec, workspace, ready_fd)
     kind = kinds.get(spec.kind)
     host.booted()

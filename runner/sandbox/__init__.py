@@ -56,6 +56,11 @@ class LearnerProcess(Protocol):
 
     def kill(self) -> None: ...
 
+    def sample_stack(self) -> str:
+        """A stack sample of the learner host (``runner.diagnose.parse_stack``'s format) taken now,
+        just before a kill for time; "" where the sandbox cannot take one."""
+        ...
+
 
 class GradeSandbox(Protocol):
     @property

@@ -37,7 +37,7 @@ from typing import Any
 from ..catalog import Backend
 from ..containers import LABEL, OWNER, SANDBOX, docker_client, reap_sandboxes, resolve_image
 from ..errors import InfrastructureError, UsageError
-from ..processes import OUTPUT_KEEP, BoundedOutput, pid_alive
+from ..processes import OUTPUT_KEEP, BoundedOutput, pid_alive, sample_stack
 from ..services import GradeServices
 from ..settings import Settings
 from ..settings import load as load_settings
@@ -83,8 +83,10 @@ class OutputStream(BoundedOutput):
 
 
 class DockerLearner:
-    def __init__(self, container: Any, ready_fd: int, keep_fd: int, address: str) -> None:
+    def __init__(self, container: Any, ready_fd: int, keep_fd: int, address: str,
+                 stack_file: Path | None = None) -> None:
         self.container = container
+        self.stack_file = stack_file
         self.ready_fd = ready_fd
         self._keep_fd = keep_fd
         self.address = address
@@ -112,6 +114,12 @@ class DockerLearner:
             return self._code
         except Exception:
             return self.poll()
+
+    def sample_stack(self) -> str:
+        """The host is the container's PID 1: SIGUSR1 to the container reaches it."""
+        if self.stack_file is None or self._closed:
+            return ""
+        return sample_stack(self.stack_file, lambda: self.container.kill(signal="SIGUSR1"))
 
     def kill(self) -> None:
         if not self._closed:
@@ -209,7 +217,12 @@ class DockerGrade:
         control = workdir / "control"
         control.mkdir(exist_ok=True)
         # Listen on the container's address: the judge is outside, and the network is private anyway.
-        (control / "host-spec.json").write_bytes(dump(replace(spec, bind="0.0.0.0")))
+        # The host's stack samples (SIGUSR1), written by the container's user where the runner reads them.
+        samples = workdir / "samples"
+        samples.mkdir(exist_ok=True)
+        samples.chmod(0o777)
+        (control / "host-spec.json").write_bytes(dump(replace(spec, bind="0.0.0.0",
+                                                              stack_file="/samples/stack-sample.txt")))
         fifo = control / "ready"
         with contextlib.suppress(FileNotFoundError):
             fifo.unlink()
@@ -224,6 +237,7 @@ class DockerGrade:
             str(workspace): {"bind": "/submission", "mode": "ro"},
             str(control): {"bind": "/control", "mode": "ro"},
             str(RUNNER_DIR): {"bind": "/opt/backend-kit/runner", "mode": "ro"},
+            str(samples): {"bind": "/samples", "mode": "rw"},
         }
         if self._database_dir is not None:
             volumes[str(self._database_dir)] = {"bind": "/data", "mode": "rw"}
@@ -255,7 +269,7 @@ class DockerGrade:
             os.close(ready_fd)
             os.close(keep_fd)
             raise InfrastructureError(f"could not start the sandbox container: {exc}") from None
-        return DockerLearner(container, ready_fd, keep_fd, address)
+        return DockerLearner(container, ready_fd, keep_fd, address, samples / "stack-sample.txt")
 
     def close(self) -> None:
         for rule in self._rules:

@@ -16,13 +16,17 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..processes import (
     SandboxedProcess,
     channel,
+    host_pids,
     python_command,
+    run_reaped,
+    sample_stack,
 )
 
 if TYPE_CHECKING:
@@ -36,10 +40,11 @@ class ProcessLearner:
 
     address = "127.0.0.1"
 
-    def __init__(self, process: SandboxedProcess, ready_fd: int) -> None:
+    def __init__(self, process: SandboxedProcess, ready_fd: int, stack_file: Path | None = None) -> None:
         self.process = process
         self.ready_fd = ready_fd
         self.output = process.output
+        self.stack_file = stack_file
 
     def poll(self) -> int | None:
         return self.process.poll()
@@ -52,6 +57,17 @@ class ProcessLearner:
 
     def kill(self) -> None:
         self.process.kill()
+
+    def sample_stack(self) -> str:
+        if self.stack_file is None or self.poll() is not None:
+            return ""
+        import signal
+
+        def send() -> None:
+            for pid in host_pids(self.process.pid):
+                os.kill(pid, signal.SIGUSR1)
+
+        return sample_stack(self.stack_file, send)
 
 
 @functools.cache
@@ -66,8 +82,8 @@ def bubblewrap() -> str | None:
     if path is None:
         return None
     try:
-        probe = subprocess.run([path, "--ro-bind", "/", "/", "--unshare-pid", "--", "/bin/true"],
-                               capture_output=True, timeout=10)
+        # Reaped: bwrap's PID-namespace init outlives bwrap and comes back to the runner (a subreaper).
+        probe = run_reaped([path, "--ro-bind", "/", "/", "--unshare-pid", "--", "/bin/true"], timeout=10)
     except (OSError, subprocess.TimeoutExpired):
         return None
     return path if probe.returncode == 0 else None
@@ -137,7 +153,7 @@ def probe_confinement(hidden: Sequence[Path]) -> None:
         argv = confine(python_command("-c", "import runner.learner.host"), workdir=workdir,
                        writable=[workdir / "workspace"], hidden=hidden)
         try:
-            result = subprocess.run(argv, capture_output=True, timeout=30)
+            result = run_reaped(argv, timeout=30)
         except (OSError, subprocess.TimeoutExpired) as exc:
             raise InfrastructureError(f"the process sandbox could not start Python under bubblewrap: {exc}") from None
         if result.returncode != 0:
@@ -164,7 +180,8 @@ class ProcessGrade:
     def launch(self, workdir: Path, spec: HostSpec, env: dict[str, str]) -> ProcessLearner:
         workspace = workdir / "workspace"
         spec_path = workdir / "tmp" / "host-spec.json"
-        spec_path.write_bytes(dump(spec))
+        stack_file = workdir / "tmp" / "stack-sample.txt"
+        spec_path.write_bytes(dump(replace(spec, stack_file=str(stack_file))))
         read_fd, write_fd = channel()
         try:
             argv = python_command("-m", "runner.learner.host", str(spec_path), str(write_fd))
@@ -180,7 +197,7 @@ class ProcessGrade:
             raise
         finally:
             os.close(write_fd)
-        return ProcessLearner(process, read_fd)
+        return ProcessLearner(process, read_fd, stack_file)
 
     def close(self) -> None:
         pass
