@@ -295,10 +295,12 @@ class DockerSandbox:
         base = resolve_image(self.client, self.settings, "python")
         pins = _pins()
         base_id = self.client.images.get(base).id
-        tag = "backend-kit/sandbox:" + hashlib.sha256(f"{base_id}\n{pins}".encode()).hexdigest()[:12]
+        tag = f"{self.settings.image_prefix}/sandbox:" + hashlib.sha256(f"{base_id}\n{pins}".encode()).hexdigest()[:12]
         with contextlib.suppress(docker.errors.ImageNotFound):
             self.client.images.get(tag)
             return tag
+        print("backend-kit: building the sandbox image from the Python image and the kit's pinned packages "
+              "(first time only, ~30 s)…", file=sys.stderr, flush=True)
         context = Path(tempfile.mkdtemp(prefix="backend-kit-sandbox-image-"))
         try:
             wheels = context / "wheels"
@@ -331,6 +333,7 @@ class DockerSandbox:
                 raise InfrastructureError(f"could not build the sandbox image: {exc}\n{log}") from None
         finally:
             shutil.rmtree(context, ignore_errors=True)
+        print(f"backend-kit: built {tag}, done.", file=sys.stderr, flush=True)
         return tag
 
     def open(self, workdir: Path, hidden: Sequence[Path] = ()) -> DockerGrade:
