@@ -80,7 +80,7 @@ def build_local_images(settings: Settings, service: str, present: Callable[[str]
             "(first time only, ~3 min)…")
         logs = cache_dir() / "logs"
         logs.mkdir(parents=True, exist_ok=True)
-        log = logs / "runner-build-local.log"
+        log = logs / f"runner-build-{settings.image_prefix.replace('/', '_')}.log"
         start = time.monotonic()
         hint = (f"Run `sudo bash {SCRIPT}` to build them by hand and see every step "
                 f"(debootstrap needs root the first time), then retry; or set BACKEND_KIT_{service.upper()}_IMAGE "
