@@ -225,3 +225,27 @@ def localbuild_has(client: object, name: str) -> bool:
         return True
     except docker.errors.ImageNotFound:
         return False
+
+
+@pytest.mark.docker
+def test_a_failed_build_during_a_grade_exits_3_never_a_zero(hello, tmp_path, monkeypatch):
+    """The docker sandbox needs the Python image; its build fails: an infrastructure error document."""
+    import json
+
+    from click.testing import CliRunner
+
+    from runner.cli import main
+
+    require_docker()
+    prefix = f"backend-kit-test-{os.getpid()}-fail"
+    monkeypatch.setenv("BACKEND_KIT_IMAGE_PREFIX", prefix)
+    monkeypatch.setenv("BACKEND_KIT_PYTHON_IMAGE", f"{prefix}/python:3.11")  # ours: built, never pulled
+    fake_script(tmp_path, monkeypatch, "echo 'build-local.sh: error: debootstrap stage 1 failed' >&2\nexit 1\n")
+    result = CliRunner().invoke(main, ["grade", "01-hello", "--submission", str(hello.solution_dir),
+                                       "--sandbox", "docker", "--json"])
+    assert result.exit_code == 3, result.output
+    document = json.loads(result.stdout)
+    assert "status" not in document and document["error"]["kind"] == "infrastructure"
+    assert f"building the local {prefix}/python:3.11 image failed" in document["error"]["message"]
+    assert "debootstrap stage 1 failed" in document["error"]["message"]
+    assert "build-local.sh" in document["error"]["hint"]

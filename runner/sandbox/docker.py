@@ -37,6 +37,7 @@ from typing import Any
 from ..catalog import Backend
 from ..containers import LABEL, OWNER, SANDBOX, docker_client, reap_sandboxes, resolve_image
 from ..errors import InfrastructureError, UsageError
+from ..localbuild import build_lock
 from ..processes import OUTPUT_KEEP, BoundedOutput, pid_alive
 from ..services import GradeServices
 from ..settings import Settings
@@ -299,6 +300,17 @@ class DockerSandbox:
         with contextlib.suppress(docker.errors.ImageNotFound):
             self.client.images.get(tag)
             return tag
+        # Two runners that want it at once: one builds, the other waits and finds it.
+        with build_lock(f"{self.settings.image_prefix.replace('/', '_')}-sandbox"):
+            with contextlib.suppress(docker.errors.ImageNotFound):
+                self.client.images.get(tag)
+                return tag
+            self._build_image(base, pins, tag)
+        return tag
+
+    def _build_image(self, base: str, pins: list[str], tag: str) -> None:
+        import docker.errors
+
         print("backend-kit: building the sandbox image from the Python image and the kit's pinned packages "
               "(first time only, ~30 s)…", file=sys.stderr, flush=True)
         context = Path(tempfile.mkdtemp(prefix="backend-kit-sandbox-image-"))
@@ -334,7 +346,6 @@ class DockerSandbox:
         finally:
             shutil.rmtree(context, ignore_errors=True)
         print(f"backend-kit: built {tag}, done.", file=sys.stderr, flush=True)
-        return tag
 
     def open(self, workdir: Path, hidden: Sequence[Path] = ()) -> DockerGrade:
         """``hidden`` needs nothing here: the container sees only what is mounted into it."""
