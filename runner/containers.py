@@ -7,11 +7,12 @@ One module, so the two users cannot drift apart on what a label means or which i
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Collection
 from typing import Any
 
 from .errors import InfrastructureError
 from .processes import pid_alive
-from .settings import LOCAL_IMAGES, Settings
+from .settings import Settings
 
 #: Every container, network and image the kit creates carries this label.
 LABEL = "backend-kit.managed"
@@ -37,28 +38,65 @@ def docker_client() -> Any:
         ) from None
 
 
-def resolve_image(client: Any, settings: Settings, service: str) -> str:
-    """The configured image for ``service``; the locally built one (images/build-local.sh) when the
-    default is absent and cannot be pulled; an error saying how to get one otherwise."""
+def choose_image(configured: str, local: str, *, explicit: bool, present: Collection[str],
+                 pull_failed: bool) -> tuple[str, str]:
+    """What to do to get an image: ``(action, image)`` with action ``use``, ``pull``, ``build`` or ``fail``.
+
+    The configured image if it is here; else the local build if it is here and the configured image is
+    the default; else pull the configured one; and when that fails (no registry), build the local images,
+    unless the user named an image of their own (then it is theirs to provide). A local name is never
+    pulled: it means an image of ours, not whatever a registry holds under that name.
+    """
+    if configured in present:
+        return "use", configured
+    ours = not explicit or configured == local
+    if ours and local in present:
+        return "use", local
+    if not pull_failed and configured != local:
+        return "pull", configured
+    return ("build", local) if ours else ("fail", configured)
+
+
+def _has_image(client: Any, image: str) -> bool:
     import docker.errors
 
-    image = settings.images[service]
-    with contextlib.suppress(docker.errors.ImageNotFound):
-        client.images.get(image)
-        return image
-    if service not in settings.explicit_images:
-        with contextlib.suppress(docker.errors.ImageNotFound):
-            client.images.get(LOCAL_IMAGES[service])
-            return LOCAL_IMAGES[service]
     try:
-        client.images.pull(image)
-        return image
-    except docker.errors.APIError as exc:
+        client.images.get(image)
+        return True
+    except docker.errors.ImageNotFound:
+        return False
+
+
+def resolve_image(client: Any, settings: Settings, service: str) -> str:
+    """The image to run for ``service`` (see ``choose_image``), pulled or built locally if need be;
+    an infrastructure error saying what to do when neither works."""
+    import docker.errors
+
+    from .localbuild import SCRIPT, build_local_images
+
+    configured, local = settings.images[service], settings.local_image(service)
+    pull_error = ""
+    while True:
+        present = {image for image in (configured, local) if _has_image(client, image)}
+        action, image = choose_image(configured, local, explicit=service in settings.explicit_images,
+                                     present=present, pull_failed=bool(pull_error))
+        if action == "use":
+            return image
+        if action == "pull":
+            try:
+                client.images.pull(image)
+                return image
+            except docker.errors.APIError as exc:
+                pull_error = str(exc).splitlines()[0][:120] or "pull failed"
+                continue
+        if action == "build":
+            build_local_images(settings, service, lambda name: _has_image(client, name))
+            return image
         raise InfrastructureError(
-            f"image {image} is not here and cannot be pulled ({str(exc).splitlines()[0][:120]}).",
-            hint="Without a registry, build local images with `images/build-local.sh` "
-            f"(they are used automatically), or set BACKEND_KIT_{service.upper()}_IMAGE.",
-        ) from None
+            f"image {image} is not here and cannot be pulled ({pull_error}).",
+            hint=f"Pull or build it, or unset BACKEND_KIT_{service.upper()}_IMAGE: without a registry the runner "
+            f"then builds its own images from Debian packages ({SCRIPT}).",
+        )
 
 
 def orphaned(labels: dict[str, str]) -> bool:

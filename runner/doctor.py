@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from .errors import InfrastructureError
-from .settings import LOCAL_IMAGES, Settings
+from .settings import Settings
 
 
 class State(enum.StrEnum):
@@ -83,15 +83,19 @@ def run_checks(settings: Settings, sandbox: str = "process") -> Iterator[Check]:
     for service in ("postgres", "redis", "python"):
         configured = settings.images[service]
         present = _has_image(client, configured)
-        local = _has_image(client, LOCAL_IMAGES[service])
+        local_image = settings.local_image(service)
+        local = _has_image(client, local_image)
         if present:
             yield Check(f"image {service}", State.OK, f"{configured} is here")
         elif local and service not in settings.explicit_images:
             yield Check(f"image {service}", State.OK,
-                        f"{configured} absent; the local build {LOCAL_IMAGES[service]} is used")
+                        f"{configured} absent; the local build {local_image} is used")
+        elif service in settings.explicit_images and configured != local_image:
+            yield Check(f"image {service}", State.WARN, f"{configured} is not here; it will be pulled")
         else:
             yield Check(f"image {service}", State.WARN,
-                        f"{configured} is not here; it will be pulled (or run images/build-local.sh)")
+                        f"{configured} is not here; it will be pulled, or {local_image} built from Debian "
+                        "packages on first use (~3 min)")
     rows = provider.status()
     for row in rows:
         if row.state == "running":

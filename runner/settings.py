@@ -3,7 +3,8 @@
 Resolution order for each setting: command-line option, then environment variable, then the
 ``[services]`` table of ``backend-kit.toml`` in the kit root (or ``$BACKEND_KIT_CONFIG``), then the
 default. Image names are settings so that users with a registry get the official images, and
-machines without one use images built locally by ``images/build-local.sh``.
+machines without one use images the runner builds locally (``runner/images/build-local.sh``), named
+under ``image_prefix`` (``BACKEND_KIT_IMAGE_PREFIX``, default ``backend-kit``).
 """
 
 from __future__ import annotations
@@ -17,12 +18,11 @@ from typing import Any
 from .errors import UsageError
 
 DEFAULT_IMAGES = {"postgres": "postgres:15", "redis": "redis:7", "python": "python:3.11-slim"}
-LOCAL_IMAGES = {
-    "postgres": "backend-kit/postgres:15",
-    "redis": "backend-kit/redis:7",
-    "python": "backend-kit/python:3.11",
-}
-_KEYS = {"provider", "database_url", "redis_url", "postgres_image", "redis_image", "python_image"}
+DEFAULT_PREFIX = "backend-kit"
+#: The local images' names under a prefix (the tags images/build-local.sh gives them).
+LOCAL_TAGS = {"postgres": "postgres:15", "redis": "redis:7", "python": "python:3.11", "base": "base:bookworm"}
+LOCAL_IMAGES = {service: f"{DEFAULT_PREFIX}/{tag}" for service, tag in LOCAL_TAGS.items() if service != "base"}
+_KEYS = {"provider", "database_url", "redis_url", "postgres_image", "redis_image", "python_image", "image_prefix"}
 
 
 @dataclass(frozen=True)
@@ -32,6 +32,11 @@ class Settings:
     redis_url: str | None = None  # url provider: a Redis server (an admin connection)
     images: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_IMAGES))
     explicit_images: frozenset[str] = frozenset()
+    image_prefix: str = DEFAULT_PREFIX  # the locally built images are <prefix>/postgres:15, ...
+
+    def local_image(self, service: str) -> str:
+        """The locally built image for ``service`` (postgres, redis, python, base)."""
+        return f"{self.image_prefix}/{LOCAL_TAGS[service]}"
 
 
 def _config_file(root: Path | None) -> dict[str, Any]:
@@ -76,4 +81,5 @@ def load(root: Path | None = None, **options: str | None) -> Settings:
     provider = pick("provider") or ("url" if database_url or redis_url else "embedded")
     if provider not in ("embedded", "url", "docker"):
         raise UsageError(f"unknown provider {provider!r}", hint="Use embedded, url or docker.")
-    return Settings(provider, database_url, redis_url, images, frozenset(explicit))
+    prefix = (pick("image_prefix") or DEFAULT_PREFIX).rstrip("/")
+    return Settings(provider, database_url, redis_url, images, frozenset(explicit), prefix)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import textwrap
 from collections.abc import Callable, Iterator
@@ -194,16 +195,27 @@ def require_docker() -> None:
         pytest.skip(f"Docker is not available: {exc.message}")
 
 
+def uncaptured(config: pytest.Config) -> contextlib.AbstractContextManager[None]:
+    """Output shown on the terminal, not captured: the one-line notes of an image built on first use."""
+    capture = config.pluginmanager.getplugin("capturemanager")
+    return capture.global_and_fixture_disabled() if capture is not None else contextlib.nullcontext()
+
+
 @pytest.fixture(scope="session")
-def docker_services() -> Iterator[object]:
-    """The docker provider on its own containers (instance 'test'), removed after the session."""
+def docker_services(pytestconfig: pytest.Config) -> Iterator[object]:
+    """The docker provider on its own containers (instance 'test'), removed after the session.
+
+    Its images come the runner's own way (``containers.resolve_image``): present, pulled, or built
+    from Debian packages on first use; nothing has to be built before the suite runs.
+    """
     from runner.services.docker import DockerProvider
     from runner.settings import load
 
     require_docker()
     # Per session: two test runs at once (a developer and CI) must not stop each other's containers.
     provider = DockerProvider(load(None, provider="docker"), instance=f"test-{os.getpid()}")
-    provider.up()
+    with uncaptured(pytestconfig):
+        provider.up()
     yield provider
     provider.down()
 
@@ -215,7 +227,11 @@ def sandbox(request: pytest.FixtureRequest) -> object:
 
     if request.param == "docker":
         require_docker()
-    return make_sandbox(request.param)
+    sandbox = make_sandbox(request.param)
+    if request.param == "docker":
+        with uncaptured(request.config):
+            _ = sandbox.image  # type: ignore[attr-defined]  # built (and its Python image) on first use
+    return sandbox
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

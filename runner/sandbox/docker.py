@@ -37,6 +37,7 @@ from typing import Any
 from ..catalog import Backend
 from ..containers import LABEL, OWNER, SANDBOX, docker_client, reap_sandboxes, resolve_image
 from ..errors import InfrastructureError, UsageError
+from ..localbuild import build_lock
 from ..processes import OUTPUT_KEEP, BoundedOutput, pid_alive, sample_stack
 from ..services import GradeServices
 from ..settings import Settings
@@ -309,10 +310,23 @@ class DockerSandbox:
         base = resolve_image(self.client, self.settings, "python")
         pins = _pins()
         base_id = self.client.images.get(base).id
-        tag = "backend-kit/sandbox:" + hashlib.sha256(f"{base_id}\n{pins}".encode()).hexdigest()[:12]
+        tag = f"{self.settings.image_prefix}/sandbox:" + hashlib.sha256(f"{base_id}\n{pins}".encode()).hexdigest()[:12]
         with contextlib.suppress(docker.errors.ImageNotFound):
             self.client.images.get(tag)
             return tag
+        # Two runners that want it at once: one builds, the other waits and finds it.
+        with build_lock(f"{self.settings.image_prefix.replace('/', '_')}-sandbox"):
+            with contextlib.suppress(docker.errors.ImageNotFound):
+                self.client.images.get(tag)
+                return tag
+            self._build_image(base, pins, tag)
+        return tag
+
+    def _build_image(self, base: str, pins: list[str], tag: str) -> None:
+        import docker.errors
+
+        print("backend-kit: building the sandbox image from the Python image and the kit's pinned packages "
+              "(first time only, ~30 s)…", file=sys.stderr, flush=True)
         context = Path(tempfile.mkdtemp(prefix="backend-kit-sandbox-image-"))
         try:
             wheels = context / "wheels"
@@ -345,7 +359,7 @@ class DockerSandbox:
                 raise InfrastructureError(f"could not build the sandbox image: {exc}\n{log}") from None
         finally:
             shutil.rmtree(context, ignore_errors=True)
-        return tag
+        print(f"backend-kit: built {tag}, done.", file=sys.stderr, flush=True)
 
     def open(self, workdir: Path, hidden: Sequence[Path] = ()) -> DockerGrade:
         """``hidden`` needs nothing here: the container sees only what is mounted into it."""
