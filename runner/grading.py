@@ -210,6 +210,7 @@ class Grader:
             limits={**DEFAULT_LIMITS, "cpu": int(meta.time_limit) + 10},
             test_files=tuple(name for name in meta.files if Path(name).name.startswith("test_")),
             statement_log=_statement_log(learner_config.get("DATABASE_URL")),
+            app_log=_app_log(learner_config.get("DATABASE_URL")),
         )
 
     def _judge_spec(self, services: GradeServices, seed: int) -> wire.JudgeSpec:
@@ -218,6 +219,7 @@ class Grader:
             kind=self.exercise.meta.entry.kind, database_url=services.judge_database, redis_url=services.judge_redis,
             seed=seed, default_timeout=timeout, request_timeout=min(5.0, timeout), call_timeout=timeout,
             test_run_timeout=timeout, statement_log=_statement_log(services.database_url),
+            app_log=_app_log(services.database_url),
             fault_token=services.handle.get("fault_token"))
 
     def _impl_port(self, box: GradeSandbox) -> int:
@@ -387,12 +389,21 @@ def _statement_log(database_url: str | None) -> str | None:
     return str(Path(database_url.removeprefix("sqlite:///").partition("?")[0]).parent / "statements.log")
 
 
+def _app_log(database_url: str | None) -> str | None:
+    """Where the learner host records what the app wrote per request (``runner.learner.applog``):
+    beside the statement log, by the same mapping (the database's folder is the one folder both
+    sandboxes share with the runner). None without an SQLite database: no app output is shown."""
+    statement_log = _statement_log(database_url)
+    return None if statement_log is None else str(Path(statement_log).parent / "app.log")
+
+
 def _redacted(outcome: Outcome, redact: textsafe.Redactor) -> Outcome:
     """What the learner's program produced: ``actual``, and ``sent``, which holds the check's HTTP
     transcript with the app's replies. Messages and hints are the judge's own words and may
     legitimately repeat text from the check file."""
     return replace(outcome, actual=None if outcome.actual is None else redact(outcome.actual),
-                   sent=None if outcome.sent is None else redact(outcome.sent))
+                   sent=None if outcome.sent is None else redact(outcome.sent),
+                   app_output=None if outcome.app_output is None else redact(outcome.app_output))
 
 
 def grade(exercise: Exercise, folder: Path, *, provider: ServiceProvider | None = None,

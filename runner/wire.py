@@ -124,11 +124,14 @@ class HostSpec:
     #: Where the host appends each SQL statement its ``sqlite3`` connections run, one a line, as the
     #: sandbox sees that file (in the grade's ``db/`` folder); None: nothing is recorded.
     statement_log: str | None = None
+    #: Where the host appends what the app wrote while serving each of the judge's requests
+    #: (``runner.learner.applog``), as the sandbox sees that file; None: nothing is recorded.
+    app_log: str | None = None
 
     def to_wire(self) -> dict[str, Any]:
         return {"kind": self.kind, "target": self.target, "functions": list(self.functions),
                 "config": dict(self.config), "limits": dict(self.limits), "test_files": list(self.test_files),
-                "bind": self.bind, "statement_log": self.statement_log}
+                "bind": self.bind, "statement_log": self.statement_log, "app_log": self.app_log}
 
 
 def parse_host_spec(data: bytes | str) -> HostSpec | None:
@@ -144,7 +147,8 @@ def parse_host_spec(data: bytes | str) -> HostSpec | None:
                                                        for k, v in limits.items())):
         return None
     return HostSpec(kind, target, functions, config, dict(limits), test_files,
-                    _str(raw.get("bind"), "127.0.0.1") or "127.0.0.1", _str(raw.get("statement_log")))
+                    _str(raw.get("bind"), "127.0.0.1") or "127.0.0.1", _str(raw.get("statement_log")),
+                    _str(raw.get("app_log")))
 
 
 # ---------------------------------------------------------------- learner host → runner
@@ -261,6 +265,8 @@ class JudgeSpec:
     statement_log: str | None = None
     #: The runner's own copy of the submitted files, out of the learner's reach (``submission_files``).
     submission_dir: str | None = None
+    #: The learner host's app log (``HostSpec.app_log``) as the judge sees that file.
+    app_log: str | None = None
 
     def to_wire(self) -> dict[str, Any]:
         return {
@@ -272,6 +278,7 @@ class JudgeSpec:
             "failed_gates": list(self.failed_gates), "collect_only": self.collect_only,
             "endpoint_timeout": self.endpoint_timeout, "fault_token": self.fault_token,
             "statement_log": self.statement_log, "submission_dir": self.submission_dir,
+            "app_log": self.app_log,
         }
 
 
@@ -309,6 +316,7 @@ def parse_judge_spec(data: bytes | str) -> JudgeSpec | None:
         fault_token=_str(raw.get("fault_token")),
         statement_log=_str(raw.get("statement_log")),
         submission_dir=_str(raw.get("submission_dir")),
+        app_log=_str(raw.get("app_log")),
     )
 
 
@@ -350,7 +358,7 @@ class CheckFinished:
         o = self.outcome
         return {"event": "result", "id": self.id, "status": o.status.value, "message": o.message,
                 "expected": o.expected, "actual": o.actual, "sent": o.sent, "hint": o.hint, "duration": o.duration,
-                "blocked_by": o.blocked_by}
+                "blocked_by": o.blocked_by, "app_output": o.app_output}
 
 
 @dataclass(frozen=True)
@@ -407,7 +415,8 @@ def parse_judge_event(data: bytes | str) -> JudgeEvent | None:
         return CheckFinished(check_id, Outcome(
             status, str(raw.get("message") or ""), _optional_text(raw.get("expected")),
             _optional_text(raw.get("actual")), _optional_text(raw.get("sent")), _optional_text(raw.get("hint")),
-            _float(raw.get("duration"), 0.0) or 0.0, _optional_text(raw.get("blocked_by"))))
+            _float(raw.get("duration"), 0.0) or 0.0, _optional_text(raw.get("blocked_by")),
+            _optional_text(raw.get("app_output"))))
     if event == "collect_error":
         return CollectError(str(raw.get("where", "")), str(raw.get("details", "")))
     return None

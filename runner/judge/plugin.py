@@ -29,6 +29,7 @@ import pytest
 from .. import kinds, protocol, wire
 from ..processes import make_undumpable
 from ..results import CheckSpec, CheckStatus, Outcome
+from . import applog
 from .http import TRANSCRIPT
 from .mismatch import Mismatch
 
@@ -60,6 +61,8 @@ class JudgeState:
     names: dict[str, str] = field(default_factory=dict)
     gates: set[str] = field(default_factory=set)
     endpoint: wire.Endpoint | None = None
+    #: Per check: where the app log ended when it started (its records come after).
+    app_log_start: dict[str, int | None] = field(default_factory=dict)
 
     def emit(self, message: wire.JudgeEvent) -> None:
         if self.fd is None:
@@ -186,6 +189,7 @@ def pytest_runtest_logstart(nodeid: str, location: tuple[str, int | None, str]) 
 def pytest_runtest_setup(item: pytest.Item) -> None:
     TRANSCRIPT.clear()
     state = item.config.stash[STATE_KEY]
+    state.app_log_start[item.nodeid] = applog.offset(item.config.stash[SPEC_KEY].app_log)
     if state.failed_gates:
         pytest.skip(f"Not run: it needs “{state.failed_gates[0]}” to pass first.")
 
@@ -233,6 +237,10 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         state.outcomes[item.nodeid] = describe_exception(call.excinfo.value, call.when)
     if call.when == "teardown":
         outcome = state.outcomes.get(item.nodeid) or Outcome(CheckStatus.PASSED)
+        if outcome.status in (CheckStatus.FAILED, CheckStatus.ERROR):
+            # Evidence for the message only: what the app wrote while serving this check's requests.
+            outcome = replace(outcome, app_output=applog.app_output(
+                item.config.stash[SPEC_KEY].app_log, state.app_log_start.get(item.nodeid), TRANSCRIPT.request_ids))
         finished = wire.CheckFinished(item.nodeid, replace(outcome, duration=time.monotonic() - started))
         state.emit(finished)
         if item.nodeid in state.gates and finished.status is not CheckStatus.PASSED:
