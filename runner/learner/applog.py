@@ -97,9 +97,9 @@ class AppLog:
         if self._fd is None:
             return
         if not isinstance(sys.stdout, _Tee):
-            sys.stdout = _Tee(sys.stdout, self._captures)  # type: ignore[assignment]
+            sys.stdout = _Tee(sys.stdout, self._captures)
         if not isinstance(sys.stderr, _Tee):
-            sys.stderr = _Tee(sys.stderr, self._captures)  # type: ignore[assignment]
+            sys.stderr = _Tee(sys.stderr, self._captures)
 
     def wrap(self, app: WsgiApp) -> WsgiApp:
         """``app`` with each request's output recorded under the judge's id for it."""
