@@ -74,16 +74,21 @@ class Grader:
 
     # ------------------------------------------------------------------ public
 
-    def grade_folder(self, folder: Path, *, seed: int | None = None) -> GradeReport:
+    def grade_folder(self, folder: Path, *, seed: int | None = None, only: tuple[str, ...] = (),
+                     exchanges_file: Path | None = None) -> GradeReport:
         """Read a submission folder or archive, then grade it."""
         with tempfile.TemporaryDirectory(prefix="backend-kit-intake-") as scratch:
             submission = read_submission(self.exercise, folder, Path(scratch))
-        return self.grade(submission, seed=seed)
+        return self.grade(submission, seed=seed, only=only, exchanges_file=exchanges_file)
 
-    def grade(self, submission: Submission, *, seed: int | None = None) -> GradeReport:
-        """The report for ``submission``; any exception nobody expected is a ``KitBug`` (exit 3)."""
+    def grade(self, submission: Submission, *, seed: int | None = None, only: tuple[str, ...] = (),
+              exchanges_file: Path | None = None) -> GradeReport:
+        """The report for ``submission``; any exception nobody expected is a ``KitBug`` (exit 3).
+
+        ``only``: grade just these checks (node ids; the report lists only them). ``exchanges_file``:
+        the judge appends every HTTP exchange of the checks it runs there (``runner replay``)."""
         try:
-            return self._grade(submission, seed)
+            return self._grade(submission, seed, only, exchanges_file)
         except RunnerError:
             raise
         except Exception as exc:
@@ -91,7 +96,8 @@ class Grader:
 
     # ------------------------------------------------------------------ one grade
 
-    def _grade(self, submission: Submission, seed: int | None) -> GradeReport:
+    def _grade(self, submission: Submission, seed: int | None, only: tuple[str, ...] = (),
+               exchanges_file: Path | None = None) -> GradeReport:
         started = time.monotonic()
         seed = grade_seed(self.exercise, submission.digest) if seed is None else seed
         meta = self.exercise.meta
@@ -106,7 +112,8 @@ class Grader:
             box = self.sandbox.open(workdir, hidden=self._hidden_folders())
             services = self.provider.acquire(workdir, database=meta.services.database, redis=meta.services.redis,
                                              template=self.exercise.slug, listen_host=box.service_host)
-            judge_spec = self._judge_spec(services, seed)
+            judge_spec = replace(self._judge_spec(services, seed), only=only,
+                                 exchanges_file=None if exchanges_file is None else str(exchanges_file))
             if submission.blocked:
                 judge = start_judge(self.exercise.checks_dir, workdir / "judge", replace(judge_spec, collect_only=True))
                 try:
@@ -156,6 +163,11 @@ class Grader:
     def _hidden_folders(self) -> list[Path]:
         """What learner code must not see: every exercise's folder (hidden checks) and the solutions."""
         return [self.exercise.root.parent.resolve(), self.exercise.solutions_root.resolve()]
+
+    def redact(self, text: str) -> str:
+        """``text`` with what the hidden checks and the solution hold left out (what ``runner
+        replay`` shows goes through this, like a report's ``sent``)."""
+        return self._redactor(text)
 
     @functools.cached_property
     def _redactor(self) -> textsafe.Redactor:

@@ -267,6 +267,11 @@ class JudgeSpec:
     submission_dir: str | None = None
     #: The learner host's app log (``HostSpec.app_log``) as the judge sees that file.
     app_log: str | None = None
+    #: Run only these checks (node ids; the manifest lists only them): ``runner replay``.
+    only: tuple[str, ...] = ()
+    #: Where the judge appends every HTTP exchange of the checks it runs, one JSON object a line
+    #: (``runner.judge.http.Exchange.to_record``): ``runner replay``. None: not written.
+    exchanges_file: str | None = None
 
     def to_wire(self) -> dict[str, Any]:
         return {
@@ -278,7 +283,7 @@ class JudgeSpec:
             "failed_gates": list(self.failed_gates), "collect_only": self.collect_only,
             "endpoint_timeout": self.endpoint_timeout, "fault_token": self.fault_token,
             "statement_log": self.statement_log, "submission_dir": self.submission_dir,
-            "app_log": self.app_log,
+            "app_log": self.app_log, "only": list(self.only), "exchanges_file": self.exchanges_file,
         }
 
 
@@ -291,8 +296,9 @@ def parse_judge_spec(data: bytes | str) -> JudgeSpec | None:
     seed = _int(raw.get("seed", 0))
     impl_port = _int(raw.get("impl_port", 0))
     done, gates = _str_tuple(raw.get("done", [])), _str_tuple(raw.get("failed_gates", []))
+    only = _str_tuple(raw.get("only", []))
     fds = [raw.get("results_fd"), raw.get("endpoint_fd")]
-    if seed is None or impl_port is None or done is None or gates is None:
+    if seed is None or impl_port is None or done is None or gates is None or only is None:
         return None
     if not all(fd is None or _int(fd) is not None for fd in fds):
         return None
@@ -317,6 +323,8 @@ def parse_judge_spec(data: bytes | str) -> JudgeSpec | None:
         statement_log=_str(raw.get("statement_log")),
         submission_dir=_str(raw.get("submission_dir")),
         app_log=_str(raw.get("app_log")),
+        only=only,
+        exchanges_file=_str(raw.get("exchanges_file")),
     )
 
 

@@ -138,6 +138,7 @@ def pytest_configure(config: pytest.Config) -> None:
     spec = _read_spec()
     config.stash[SPEC_KEY] = spec
     config.stash[STATE_KEY] = JudgeState(fd=spec.results_fd, failed_gates=list(spec.failed_gates))
+    TRANSCRIPT.record_all = spec.exchanges_file is not None
     # The fixtures of this exercise's kind (client, learner, learner_tests, ...), as a plugin of their own.
     fixtures = types.ModuleType(f"runner.kinds.{spec.kind}.fixtures")
     for name, fixture in kinds.get(spec.kind).judge_fixtures().items():
@@ -163,6 +164,11 @@ def pytest_sessionstart(session: pytest.Session) -> None:
 def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
     state = config.stash[STATE_KEY]
     spec = config.stash[SPEC_KEY]
+    if spec.only:
+        # A replay: the grade is of these checks alone (the manifest lists only them).
+        only = set(spec.only)
+        config.hook.pytest_deselected(items=[item for item in items if item.nodeid not in only])
+        items[:] = [item for item in items if item.nodeid in only]
     checks = [spec_of(item) for item in items]
     state.emit(wire.Manifest(tuple(checks)))
     for check in checks:
@@ -241,11 +247,23 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
             # Evidence for the message only: what the app wrote while serving this check's requests.
             outcome = replace(outcome, app_output=applog.app_output(
                 item.config.stash[SPEC_KEY].app_log, state.app_log_start.get(item.nodeid), TRANSCRIPT.request_ids))
+        spec = item.config.stash[SPEC_KEY]
+        if spec.exchanges_file:
+            _write_exchanges(spec.exchanges_file, item.nodeid)
         finished = wire.CheckFinished(item.nodeid, replace(outcome, duration=time.monotonic() - started))
         state.emit(finished)
         if item.nodeid in state.gates and finished.status is not CheckStatus.PASSED:
             state.failed_gates.append(state.names.get(item.nodeid, item.name))
     return report
+
+
+def _write_exchanges(path: str, check_id: str) -> None:
+    """Append the check's exchanges (every one, in order) for ``runner replay``."""
+    import json
+
+    lines = [json.dumps({"check": check_id, **exchange.to_record()}) + "\n" for exchange in TRANSCRIPT.everything]
+    with open(path, "a", encoding="utf-8") as file:
+        file.writelines(lines)
 
 
 # ---------------------------------------------------------------- fixtures every kind has
