@@ -276,6 +276,93 @@ def grade(exercise: str | None, submission: Path | None, html_path: Path | None,
 
 
 @main.command()
+@click.argument("check", required=False)
+@click.option("--exercise", "-e", "exercise", help="The exercise (default: the workspace you are in, "
+              "else the one you are working on).")
+@click.option("--seed", type=int, help="Seed for the check's random data (default: your last grade's).")
+@provider_options
+@handles_errors
+def replay(check: str | None, exercise: str | None, seed: int | None, provider: str | None,
+           database_url: str | None, redis_url: str | None, sandbox_name: str | None) -> None:
+    """Run CHECK again (default: the first failing check of your last grade) on the same data,
+    showing every request it sends and what your app answers, and write them to a .http file."""
+    import tempfile
+    import threading
+    import time
+
+    from . import replay as rp
+    from .grading import collect_checks
+
+    ex = _exercise_or_here(exercise)
+    if not workspace.started(ex):
+        raise UsageError(f"{ex.slug} is not started.", hint=f"Run `runner start {ex.slug}` first.")
+    last = workspace.progress().get(ex.slug)
+    last = last if isinstance(last, dict) else {}
+    checks = collect_checks(ex)
+    if check is not None:
+        chosen = rp.resolve_check(check, checks)
+    else:
+        failing = last.get("first_failing")
+        chosen_id = failing.get("id") if isinstance(failing, dict) else None
+        found = [c for c in checks if c.id == chosen_id]
+        if not found:
+            raise UsageError(f"No failing check to replay for {ex.slug}.",
+                             hint=f"Run `runner grade {ex.slug}` first, or name a check: `runner replay CHECK`.")
+        chosen = found[0]
+    if seed is None:
+        seed = last.get("seed") if isinstance(last.get("seed"), int) else None
+    settings = _settings(provider, database_url, redis_url)
+    check_supported(ex, settings)
+    folder = workspace.workspace_of(ex)
+    console.print(Text(f"Replaying “{chosen.name}” of {ex.slug}"
+                       + (f" (seed {seed})" if seed is not None else "") + " …", style="dim"))
+    with grading(settings, sandbox_name) as context, tempfile.TemporaryDirectory(prefix="backend-kit-replay-") as tmp:
+        grader = context.grader(ex)
+        exchanges_file = Path(tmp) / "exchanges.jsonl"
+        outcome: dict[str, Any] = {}
+
+        def run() -> None:
+            try:
+                outcome["report"] = grader.grade_folder(folder, seed=seed, only=(chosen.id,),
+                                                        exchanges_file=exchanges_file)
+            except BaseException as exc:
+                outcome["error"] = exc
+
+        worker = threading.Thread(target=run, name="replay-grade", daemon=True)
+        worker.start()
+        shown: list[rp.Recorded] = []
+        while True:
+            alive = worker.is_alive()
+            exchanges = rp.read_exchanges(exchanges_file, chosen.id)
+            for index, exchange in enumerate(exchanges[len(shown):], start=len(shown) + 1):
+                for line in rp.describe(index, max(len(exchanges), index), exchange):
+                    console.print(Text(grader.redact(line)), soft_wrap=True)
+            shown = exchanges
+            if not alive:
+                break
+            time.sleep(0.1)
+        worker.join()
+    if "error" in outcome:
+        raise outcome["error"]
+    report: GradeReport = outcome["report"]
+    result = next(c for c in report.checks if c.id == chosen.id)
+    if not shown:
+        console.print("The check sent no HTTP request (it may have stopped at an earlier step).")
+    view = GradeReport(exercise=report.exercise, backend=report.backend, status=report.status, score=result.points,
+                       max_score=result.max_points, checks=(result,), problems=report.problems,
+                       output=report.output, output_truncated=report.output_truncated, duration=report.duration,
+                       seed=report.seed, services=dict(report.services))
+    render_grade(view, console, View(all_tasks=True), titles=ex.meta.tasks)
+    if shown:
+        path = rp.replay_path(folder, chosen)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(grader.redact(rp.http_file(chosen, shown)), encoding="utf-8")
+        console.print(Text(f"The requests are in {path}: send them to your own `flask --app app run` "
+                           "(VS Code REST Client or a JetBrains IDE runs .http files).", style="bold"))
+    sys.exit(0 if result.status.value == "passed" else 1)
+
+
+@main.command()
 @click.argument("exercise", required=False)
 @click.option("--poll", is_flag=True, help="Poll the files instead of waiting for change notifications "
               "(network drives, WSL, bind mounts; chosen by itself where it can tell).")

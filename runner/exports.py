@@ -48,7 +48,8 @@ dt { font-weight: 600; } dd { margin: 0 0 .3em 0; }
 .passed { color: #1a7f37; } .failed, .error, .timeout { color: #c62828; } .skipped, .not_run { color: #8a6d00; }
 """.strip()
 
-_FIELDS: Final = (("sent", "sent"), ("expected", "expected"), ("actual", "got"), ("hint", "hint"))
+_FIELDS: Final = (("sent", "sent"), ("expected", "expected"), ("actual", "got"), ("app_output", "your app"),
+                  ("hint", "hint"))
 
 
 # ---------------------------------------------------------------------------------------------

@@ -75,16 +75,21 @@ class Grader:
 
     # ------------------------------------------------------------------ public
 
-    def grade_folder(self, folder: Path, *, seed: int | None = None) -> GradeReport:
+    def grade_folder(self, folder: Path, *, seed: int | None = None, only: tuple[str, ...] = (),
+                     exchanges_file: Path | None = None) -> GradeReport:
         """Read a submission folder or archive, then grade it."""
         with tempfile.TemporaryDirectory(prefix="backend-kit-intake-") as scratch:
             submission = read_submission(self.exercise, folder, Path(scratch))
-        return self.grade(submission, seed=seed)
+        return self.grade(submission, seed=seed, only=only, exchanges_file=exchanges_file)
 
-    def grade(self, submission: Submission, *, seed: int | None = None) -> GradeReport:
-        """The report for ``submission``; any exception nobody expected is a ``KitBug`` (exit 3)."""
+    def grade(self, submission: Submission, *, seed: int | None = None, only: tuple[str, ...] = (),
+              exchanges_file: Path | None = None) -> GradeReport:
+        """The report for ``submission``; any exception nobody expected is a ``KitBug`` (exit 3).
+
+        ``only``: grade just these checks (node ids; the report lists only them). ``exchanges_file``:
+        the judge appends every HTTP exchange of the checks it runs there (``runner replay``)."""
         try:
-            return self._grade(submission, seed)
+            return self._grade(submission, seed, only, exchanges_file)
         except RunnerError:
             raise
         except Exception as exc:
@@ -92,7 +97,8 @@ class Grader:
 
     # ------------------------------------------------------------------ one grade
 
-    def _grade(self, submission: Submission, seed: int | None) -> GradeReport:
+    def _grade(self, submission: Submission, seed: int | None, only: tuple[str, ...] = (),
+               exchanges_file: Path | None = None) -> GradeReport:
         started = time.monotonic()
         seed = grade_seed(self.exercise, submission.digest) if seed is None else seed
         meta = self.exercise.meta
@@ -107,7 +113,8 @@ class Grader:
             box = self.sandbox.open(workdir, hidden=self._hidden_folders())
             services = self.provider.acquire(workdir, database=meta.services.database, redis=meta.services.redis,
                                              template=self.exercise.slug, listen_host=box.service_host)
-            judge_spec = self._judge_spec(services, seed)
+            judge_spec = replace(self._judge_spec(services, seed), only=only,
+                                 exchanges_file=None if exchanges_file is None else str(exchanges_file))
             if submission.blocked:
                 judge = start_judge(self.exercise.checks_dir, workdir / "judge", replace(judge_spec, collect_only=True))
                 try:
@@ -158,6 +165,11 @@ class Grader:
     def _hidden_folders(self) -> list[Path]:
         """What learner code must not see: every exercise's folder (hidden checks) and the solutions."""
         return [self.exercise.root.parent.resolve(), self.exercise.solutions_root.resolve()]
+
+    def redact(self, text: str) -> str:
+        """``text`` with what the hidden checks and the solution hold left out (what ``runner
+        replay`` shows goes through this, like a report's ``sent``)."""
+        return self._redactor(text)
 
     @functools.cached_property
     def _redactor(self) -> textsafe.Redactor:
@@ -212,6 +224,7 @@ class Grader:
             limits={**DEFAULT_LIMITS, "cpu": int(meta.time_limit) + 10},
             test_files=tuple(name for name in meta.files if Path(name).name.startswith("test_")),
             statement_log=_statement_log(learner_config.get("DATABASE_URL")),
+            app_log=_app_log(learner_config.get("DATABASE_URL")),
         )
 
     def _judge_spec(self, services: GradeServices, seed: int) -> wire.JudgeSpec:
@@ -220,6 +233,7 @@ class Grader:
             kind=self.exercise.meta.entry.kind, database_url=services.judge_database, redis_url=services.judge_redis,
             seed=seed, default_timeout=timeout, request_timeout=min(5.0, timeout), call_timeout=timeout,
             test_run_timeout=timeout, statement_log=_statement_log(services.database_url),
+            app_log=_app_log(services.database_url),
             fault_token=services.handle.get("fault_token"))
 
     def _impl_port(self, box: GradeSandbox) -> int:
@@ -429,12 +443,21 @@ def _statement_log(database_url: str | None) -> str | None:
     return str(Path(database_url.removeprefix("sqlite:///").partition("?")[0]).parent / "statements.log")
 
 
+def _app_log(database_url: str | None) -> str | None:
+    """Where the learner host records what the app wrote per request (``runner.learner.applog``):
+    beside the statement log, by the same mapping (the database's folder is the one folder both
+    sandboxes share with the runner). None without an SQLite database: no app output is shown."""
+    statement_log = _statement_log(database_url)
+    return None if statement_log is None else str(Path(statement_log).parent / "app.log")
+
+
 def _redacted(outcome: Outcome, redact: textsafe.Redactor) -> Outcome:
     """What the learner's program produced: ``actual``, and ``sent``, which holds the check's HTTP
     transcript with the app's replies. Messages and hints are the judge's own words and may
     legitimately repeat text from the check file."""
     return replace(outcome, actual=None if outcome.actual is None else redact(outcome.actual),
-                   sent=None if outcome.sent is None else redact(outcome.sent))
+                   sent=None if outcome.sent is None else redact(outcome.sent),
+                   app_output=None if outcome.app_output is None else redact(outcome.app_output))
 
 
 def grade(exercise: Exercise, folder: Path, *, provider: ServiceProvider | None = None,

@@ -91,6 +91,8 @@ class Outcome:
     #: The set-up step the check could not get past ("POST /bookmarks"): the report lists the checks
     #: blocked by one step in one line, under the check that shows the cause.
     blocked_by: str | None = None
+    #: What the learner's app wrote while serving this check's requests (``runner.judge.applog``).
+    app_output: str | None = None
 
 
 @dataclass(frozen=True)

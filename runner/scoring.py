@@ -61,6 +61,7 @@ def score_checks(
                 duration=outcome.duration,
                 rules=spec.rules,
                 blocked_by=outcome.blocked_by,
+                app_output=outcome.app_output,
             )
         )
     return tuple(results)

@@ -127,11 +127,15 @@ class HostSpec:
     #: Where the host writes a stack sample of itself when it gets SIGUSR1 (``faulthandler``), as
     #: the sandbox sees that file; the runner asks for one just before it kills a program for time.
     stack_file: str | None = None
+    #: Where the host appends what the app wrote while serving each of the judge's requests
+    #: (``runner.learner.applog``), as the sandbox sees that file; None: nothing is recorded.
+    app_log: str | None = None
 
     def to_wire(self) -> dict[str, Any]:
         return {"kind": self.kind, "target": self.target, "functions": list(self.functions),
                 "config": dict(self.config), "limits": dict(self.limits), "test_files": list(self.test_files),
-                "bind": self.bind, "statement_log": self.statement_log, "stack_file": self.stack_file}
+                "bind": self.bind, "statement_log": self.statement_log, "stack_file": self.stack_file,
+                "app_log": self.app_log}
 
 
 def parse_host_spec(data: bytes | str) -> HostSpec | None:
@@ -148,7 +152,7 @@ def parse_host_spec(data: bytes | str) -> HostSpec | None:
         return None
     return HostSpec(kind, target, functions, config, dict(limits), test_files,
                     _str(raw.get("bind"), "127.0.0.1") or "127.0.0.1", _str(raw.get("statement_log")),
-                    _str(raw.get("stack_file")))
+                    _str(raw.get("stack_file")), _str(raw.get("app_log")))
 
 
 # ---------------------------------------------------------------- learner host → runner
@@ -269,6 +273,13 @@ class JudgeSpec:
     statement_log: str | None = None
     #: The runner's own copy of the submitted files, out of the learner's reach (``submission_files``).
     submission_dir: str | None = None
+    #: The learner host's app log (``HostSpec.app_log``) as the judge sees that file.
+    app_log: str | None = None
+    #: Run only these checks (node ids; the manifest lists only them): ``runner replay``.
+    only: tuple[str, ...] = ()
+    #: Where the judge appends every HTTP exchange of the checks it runs, one JSON object a line
+    #: (``runner.judge.http.Exchange.to_record``): ``runner replay``. None: not written.
+    exchanges_file: str | None = None
 
     def to_wire(self) -> dict[str, Any]:
         return {
@@ -280,6 +291,7 @@ class JudgeSpec:
             "failed_gates": list(self.failed_gates), "collect_only": self.collect_only,
             "endpoint_timeout": self.endpoint_timeout, "fault_token": self.fault_token,
             "statement_log": self.statement_log, "submission_dir": self.submission_dir,
+            "app_log": self.app_log, "only": list(self.only), "exchanges_file": self.exchanges_file,
         }
 
 
@@ -292,8 +304,9 @@ def parse_judge_spec(data: bytes | str) -> JudgeSpec | None:
     seed = _int(raw.get("seed", 0))
     impl_port = _int(raw.get("impl_port", 0))
     done, gates = _str_tuple(raw.get("done", [])), _str_tuple(raw.get("failed_gates", []))
+    only = _str_tuple(raw.get("only", []))
     fds = [raw.get("results_fd"), raw.get("endpoint_fd")]
-    if seed is None or impl_port is None or done is None or gates is None:
+    if seed is None or impl_port is None or done is None or gates is None or only is None:
         return None
     if not all(fd is None or _int(fd) is not None for fd in fds):
         return None
@@ -317,6 +330,9 @@ def parse_judge_spec(data: bytes | str) -> JudgeSpec | None:
         fault_token=_str(raw.get("fault_token")),
         statement_log=_str(raw.get("statement_log")),
         submission_dir=_str(raw.get("submission_dir")),
+        app_log=_str(raw.get("app_log")),
+        only=only,
+        exchanges_file=_str(raw.get("exchanges_file")),
     )
 
 
@@ -358,7 +374,7 @@ class CheckFinished:
         o = self.outcome
         return {"event": "result", "id": self.id, "status": o.status.value, "message": o.message,
                 "expected": o.expected, "actual": o.actual, "sent": o.sent, "hint": o.hint, "duration": o.duration,
-                "blocked_by": o.blocked_by}
+                "blocked_by": o.blocked_by, "app_output": o.app_output}
 
 
 @dataclass(frozen=True)
@@ -415,7 +431,8 @@ def parse_judge_event(data: bytes | str) -> JudgeEvent | None:
         return CheckFinished(check_id, Outcome(
             status, str(raw.get("message") or ""), _optional_text(raw.get("expected")),
             _optional_text(raw.get("actual")), _optional_text(raw.get("sent")), _optional_text(raw.get("hint")),
-            _float(raw.get("duration"), 0.0) or 0.0, _optional_text(raw.get("blocked_by"))))
+            _float(raw.get("duration"), 0.0) or 0.0, _optional_text(raw.get("blocked_by")),
+            _optional_text(raw.get("app_output"))))
     if event == "collect_error":
         return CollectError(str(raw.get("where", "")), str(raw.get("details", "")))
     return None

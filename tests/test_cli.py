@@ -70,7 +70,7 @@ def test_an_unexpected_exception_is_a_bug_in_the_kit_exit_3(cli, hello, monkeypa
     """An exception nobody expected inside a grade: exit 3, the traceback on stderr, an error document."""
     from runner.grading import Grader
 
-    def explode(self, submission, seed):
+    def explode(self, submission, *options):
         raise ZeroDivisionError("injected")
 
     monkeypatch.setattr(Grader, "_grade", explode)

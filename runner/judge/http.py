@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import http.client
 import json
+import secrets
 import shlex
 import threading
 from collections.abc import Callable, Sequence
@@ -21,7 +22,13 @@ from typing import Any
 
 from .mismatch import Mismatch, show
 
+#: The header that carries each request's id; the learner host records what the app wrote while
+#: serving it under that id (``runner.learner.applog``, ``runner.judge.applog``).
+REQUEST_ID_HEADER = "X-Backend-Kit-Request"
+
 MAX_BODY = 2 * 1024 * 1024
+#: How much of a response body a replay record keeps.
+RECORD_BODY = 64 * 1024
 #: Where a learner runs their app by hand (``flask --app app run``): the host of curl commands.
 CURL_BASE = "http://localhost:5000"
 
@@ -37,6 +44,18 @@ class Exchange:
     body: bytes | None
     status: int | None
     reply: str
+    #: The id sent in ``REQUEST_ID_HEADER`` (not part of ``headers``: the learner never sends it).
+    request_id: str = ""
+    #: What came back in full (capped), for ``runner replay``.
+    response_headers: tuple[tuple[str, str], ...] = ()
+    response_body: bytes = b""
+
+    def to_record(self) -> dict[str, Any]:
+        """The exchange as JSON for ``runner replay`` (bodies as text, the response's capped)."""
+        return {"method": self.method, "path": self.path, "headers": [list(h) for h in self.headers],
+                "body": None if self.body is None else self.body.decode("utf-8", "replace"),
+                "status": self.status, "response_headers": [list(h) for h in self.response_headers],
+                "response_body": self.response_body[:RECORD_BODY].decode("utf-8", "replace")}
 
     def line(self) -> str:
         request = f"{self.method} {self.path}" + (f" {self.sent}" if self.sent else "")
@@ -66,22 +85,50 @@ class Transcript:
     """The exchanges of the current check, in order (thread-safe: checks may send concurrently)."""
 
     KEEP = 12
+    #: Request ids kept for the app's output (more than the exchanges shown: a failure may come
+    #: from an early request of a long check).
+    KEEP_IDS = 200
+    #: Exchanges kept for ``runner replay`` when ``record_all`` is on.
+    KEEP_ALL = 500
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._exchanges: list[Exchange] = []
+        self._ids: list[str] = []
+        self._all: list[Exchange] = []
         self.total = 0
+        #: Keep every exchange of the check (up to ``KEEP_ALL``), not only the last ``KEEP``.
+        self.record_all = False
 
     def clear(self) -> None:
         with self._lock:
             self._exchanges.clear()
+            self._ids.clear()
+            self._all.clear()
             self.total = 0
+
+    @property
+    def everything(self) -> list[Exchange]:
+        """Every exchange of the check in order (only while ``record_all`` is on)."""
+        with self._lock:
+            return list(self._all)
 
     def add(self, exchange: Exchange) -> None:
         with self._lock:
             self.total += 1
             self._exchanges.append(exchange)
             del self._exchanges[:-self.KEEP]
+            if self.record_all and len(self._all) < self.KEEP_ALL:
+                self._all.append(exchange)
+            if exchange.request_id:
+                self._ids.append(exchange.request_id)
+                del self._ids[:-self.KEEP_IDS]
+
+    @property
+    def request_ids(self) -> list[str]:
+        """The ids of this check's requests, in the order they were sent (the last ``KEEP_IDS``)."""
+        with self._lock:
+            return list(self._ids)
 
     @property
     def exchanges(self) -> list[Exchange]:
@@ -183,6 +230,8 @@ class Client:
             body = data.encode() if isinstance(data, str) else data
             sent = body.decode("utf-8", errors="replace")[:300]
         shown_headers = tuple(headers.items())
+        request_id = secrets.token_hex(8)
+        headers[REQUEST_ID_HEADER] = request_id
         connection = http.client.HTTPConnection(self.host, self.port, timeout=timeout or self.timeout)
         try:
             connection.request(method, path, body=body, headers=headers)
@@ -191,10 +240,11 @@ class Client:
             response = Response(method, path, sent, reply.status, reply.getheaders(), raw[:MAX_BODY],
                                 sent_bytes=body, sent_headers=shown_headers)
             TRANSCRIPT.add(Exchange(method, path, sent, shown_headers, body, response.status,
-                                    response.body_excerpt(120) if response.raw else ""))
+                                    response.body_excerpt(120) if response.raw else "", request_id,
+                                    tuple(response.headers), response.raw[:RECORD_BODY]))
             return response
         except (TimeoutError, ConnectionRefusedError, http.client.HTTPException, OSError):
-            TRANSCRIPT.add(Exchange(method, path, sent, shown_headers, body, None, ""))
+            TRANSCRIPT.add(Exchange(method, path, sent, shown_headers, body, None, "", request_id))
             raise
         finally:
             connection.close()

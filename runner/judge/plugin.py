@@ -29,6 +29,7 @@ import pytest
 from .. import kinds, protocol, wire
 from ..processes import make_undumpable
 from ..results import CheckSpec, CheckStatus, Outcome
+from . import applog
 from .http import TRANSCRIPT
 from .mismatch import Mismatch
 
@@ -60,6 +61,8 @@ class JudgeState:
     names: dict[str, str] = field(default_factory=dict)
     gates: set[str] = field(default_factory=set)
     endpoint: wire.Endpoint | None = None
+    #: Per check: where the app log ended when it started (its records come after).
+    app_log_start: dict[str, int | None] = field(default_factory=dict)
 
     def emit(self, message: wire.JudgeEvent) -> None:
         if self.fd is None:
@@ -135,6 +138,7 @@ def pytest_configure(config: pytest.Config) -> None:
     spec = _read_spec()
     config.stash[SPEC_KEY] = spec
     config.stash[STATE_KEY] = JudgeState(fd=spec.results_fd, failed_gates=list(spec.failed_gates))
+    TRANSCRIPT.record_all = spec.exchanges_file is not None
     # The fixtures of this exercise's kind (client, learner, learner_tests, ...), as a plugin of their own.
     fixtures = types.ModuleType(f"runner.kinds.{spec.kind}.fixtures")
     for name, fixture in kinds.get(spec.kind).judge_fixtures().items():
@@ -160,6 +164,11 @@ def pytest_sessionstart(session: pytest.Session) -> None:
 def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
     state = config.stash[STATE_KEY]
     spec = config.stash[SPEC_KEY]
+    if spec.only:
+        # A replay: the grade is of these checks alone (the manifest lists only them).
+        only = set(spec.only)
+        config.hook.pytest_deselected(items=[item for item in items if item.nodeid not in only])
+        items[:] = [item for item in items if item.nodeid in only]
     checks = [spec_of(item) for item in items]
     state.emit(wire.Manifest(tuple(checks)))
     for check in checks:
@@ -186,6 +195,7 @@ def pytest_runtest_logstart(nodeid: str, location: tuple[str, int | None, str]) 
 def pytest_runtest_setup(item: pytest.Item) -> None:
     TRANSCRIPT.clear()
     state = item.config.stash[STATE_KEY]
+    state.app_log_start[item.nodeid] = applog.offset(item.config.stash[SPEC_KEY].app_log)
     if state.failed_gates:
         pytest.skip(f"Not run: it needs “{state.failed_gates[0]}” to pass first.")
 
@@ -233,11 +243,27 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         state.outcomes[item.nodeid] = describe_exception(call.excinfo.value, call.when)
     if call.when == "teardown":
         outcome = state.outcomes.get(item.nodeid) or Outcome(CheckStatus.PASSED)
+        if outcome.status in (CheckStatus.FAILED, CheckStatus.ERROR):
+            # Evidence for the message only: what the app wrote while serving this check's requests.
+            outcome = replace(outcome, app_output=applog.app_output(
+                item.config.stash[SPEC_KEY].app_log, state.app_log_start.get(item.nodeid), TRANSCRIPT.request_ids))
+        spec = item.config.stash[SPEC_KEY]
+        if spec.exchanges_file:
+            _write_exchanges(spec.exchanges_file, item.nodeid)
         finished = wire.CheckFinished(item.nodeid, replace(outcome, duration=time.monotonic() - started))
         state.emit(finished)
         if item.nodeid in state.gates and finished.status is not CheckStatus.PASSED:
             state.failed_gates.append(state.names.get(item.nodeid, item.name))
     return report
+
+
+def _write_exchanges(path: str, check_id: str) -> None:
+    """Append the check's exchanges (every one, in order) for ``runner replay``."""
+    import json
+
+    lines = [json.dumps({"check": check_id, **exchange.to_record()}) + "\n" for exchange in TRANSCRIPT.everything]
+    with open(path, "a", encoding="utf-8") as file:
+        file.writelines(lines)
 
 
 # ---------------------------------------------------------------- fixtures every kind has

@@ -65,6 +65,13 @@ class Wsgi(Kind):
 
     def serve(self, host: Host) -> None:
         spec = host.spec
+        app_log = None
+        if spec.app_log:
+            from ..learner.applog import AppLog
+
+            # Before the learner's code is imported: a logging handler it makes holds the proxies.
+            app_log = AppLog(spec.app_log, str(host.workspace))
+            app_log.install()
         guard = host.refuse_servers(spec.target.partition(":")[2] + "(config)")
         factory = host.load(spec.target)
         guard.importing = False
@@ -82,7 +89,8 @@ class Wsgi(Kind):
 
         # Request logs would drown the learner's own prints in the report.
         logging.getLogger("werkzeug").setLevel(logging.WARNING)
-        server = make_server(spec.bind, 0, app, threaded=True)
+        served = app if app_log is None else app_log.wrap(app)
+        server = make_server(spec.bind, 0, served, threaded=True)
         host.ready(server.server_port)
         server.serve_forever()
 
