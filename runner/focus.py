@@ -240,7 +240,7 @@ def build(report: GradeReport, view: View | None = None, *, titles: dict[int, st
     if first_full is None:
         first_full = next((c for c in checks if _failing(c) and c.status is not CheckStatus.NOT_RUN
                            and c.id not in holders), None)
-    left_out = (not view.all_tasks and view.task is None
+    left_out = (not view.all_tasks and view.task is None and not stopped
                 and (any(not t.shown and not t.done for t in tasks) or any(t.more for t in tasks)))
     return Focus(
         report=report,

@@ -132,10 +132,17 @@ def render_grade(report: GradeReport, console: Console, view: View | None = None
                  style="dim")
     console.print(title)
     for problem in focus.problems:
-        line = Text(" ! ", style="bold red")
-        line.append(f"{problem.category.value.replace('_', ' ')}: ", style="bold red")
-        line.append(problem.message)
-        console.print(line)
+        category = f"{problem.category.value.replace('_', ' ')}: "
+        width = max(console.width - 4, 20)
+        lines = textwrap.wrap(category + problem.message, width, break_long_words=False,
+                              break_on_hyphens=False) or [category]
+        for index, part in enumerate(lines):  # hanging indent under the "!"
+            line = Text(" ! " if index == 0 else "   ", style="bold red")
+            if index == 0 and part.startswith(category.rstrip()):
+                line.append(part[:len(category)], style="bold red")
+                part = part[len(category):]
+            line.append(part)
+            console.print(line, soft_wrap=True)
         if problem.details:
             _verbatim(console, "   ", problem.details.rstrip(), prefix_style="")
         _wrapped(console, "   → ", problem.advice, indent=5, style="yellow", prefix_style="yellow")

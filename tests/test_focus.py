@@ -121,6 +121,11 @@ def test_after_a_problem_the_problem_once_then_a_count_of_checks_not_run():
     assert focus.next_step == problems[0].advice
     text = draw(grade)
     assert text.count("invalid syntax") == 1 and "24 checks not run." in text
+    assert focus.more_command is None and "--all" not in text  # nothing to see there but "not run"
+    long = (Problem(Category.IMPORT_ERROR, "app.py line 81 calls app.run() when the module is imported: " * 2),)
+    lines = draw(report(check("a", N, 1), problems=long)).splitlines()
+    first = next(i for i, line in enumerate(lines) if line.startswith(" ! import error: app.py line 81"))
+    assert lines[first + 1].startswith("   ") and lines[first + 1].strip()  # a hanging indent
 
 
 def test_full_marks_propose_the_next_exercise():
