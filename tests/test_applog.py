@@ -87,6 +87,21 @@ def test_no_output_is_none_and_malformed_records_are_skipped(tmp_path):
     assert applog.app_output(str(log), None, ["ab" * 8]) is None
 
 
+def test_the_judge_reads_only_a_regular_file_never_a_link_or_a_fifo(tmp_path):
+    """The log's folder is writable by the learner's process: a FIFO would block the judge."""
+    import os
+
+    real = tmp_path / "real.log"
+    real.write_text(json.dumps({"id": "ab" * 8, "root": ROOT, "text": "hello"}) + "\n")
+    assert applog.app_output(str(real), 0, ["ab" * 8]) == "hello"
+    link = tmp_path / "link.log"
+    link.symlink_to(real)
+    assert applog.app_output(str(link), 0, ["ab" * 8]) is None
+    fifo = tmp_path / "fifo.log"
+    os.mkfifo(fifo)
+    assert applog.app_output(str(fifo), 0, ["ab" * 8]) is None  # returns at once, no reader blocks
+
+
 def test_the_host_records_a_requests_output_under_its_id_and_still_prints_it(tmp_path, capsys):
     log = AppLog(str(tmp_path / "app.log"), ROOT)
     log.install()
