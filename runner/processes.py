@@ -196,6 +196,27 @@ def _carrying(token: str) -> list[int]:
 SAMPLE_WAIT = 0.5
 
 
+def read_regular(path: str | Path, offset: int, size: int) -> bytes | None:
+    """At most ``size`` bytes of ``path`` from ``offset``, or None unless it is a regular file.
+
+    For files in folders the learner's code can write to (a stack sample, the app log): never read
+    through a symbolic link, never open a FIFO that would block the reader."""
+    import stat
+
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError:
+        return None
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return None
+        return os.pread(fd, size, offset)
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+
+
 def sample_stack(path: Path, send: Callable[[], object], wait: float = SAMPLE_WAIT) -> str:
     """Ask a learner host for a stack sample (``send`` signals it) and read what it appends to
     ``path``: the header line and the new dump; "" if nothing came within ``wait`` seconds.
@@ -206,18 +227,7 @@ def sample_stack(path: Path, send: Callable[[], object], wait: float = SAMPLE_WA
     import time
 
     def read(offset: int, size: int) -> bytes | None:
-        try:
-            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
-        except OSError:
-            return None
-        try:
-            if not stat.S_ISREG(os.fstat(fd).st_mode):
-                return None
-            return os.pread(fd, size, offset)
-        except OSError:
-            return None
-        finally:
-            os.close(fd)
+        return read_regular(path, offset, size)
 
     def size() -> int | None:
         try:

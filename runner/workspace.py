@@ -14,7 +14,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-from .errors import UsageError
 from .exercises import Exercise, kit_root
 from .results import CheckStatus, GradeReport
 
@@ -79,21 +78,6 @@ def _read_marker(folder: Path) -> dict[str, Any]:
 
 def _write_marker(folder: Path, data: dict[str, Any]) -> None:
     (folder / MARKER).write_text(json.dumps(data, indent=2))
-
-
-def next_hint(exercise: Exercise, *, show_all: bool = False) -> list[str]:
-    """The hints revealed so far, revealing one more (or all); hints are counted per workspace."""
-    hints = list(exercise.meta.hints)
-    if not hints:
-        return []
-    folder = workspace_of(exercise)
-    if not (folder / MARKER).exists():
-        raise UsageError(f"{exercise.slug} is not started.", hint=f"Run `runner start {exercise.slug}` first.")
-    data = _read_marker(folder)
-    shown = len(hints) if show_all else min(int(data.get("hints_shown", 0)) + 1, len(hints))
-    data["hints_shown"] = shown
-    _write_marker(folder, data)
-    return hints[:shown]
 
 
 def _progress_file() -> Path:

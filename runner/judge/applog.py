@@ -15,10 +15,10 @@ from __future__ import annotations
 import json
 import os
 import re
-import stat
 from collections.abc import Iterable, Sequence
 
 from .. import textsafe
+from ..processes import read_regular
 
 #: How much of the app log the judge reads for one check.
 MAX_READ = 4 << 20
@@ -44,20 +44,9 @@ def offset(path: str | None) -> int | None:
 
 def read_records(path: str, start: int, ids: Sequence[str]) -> list[tuple[str, str]]:
     """``(root, text)`` of the records of ``ids`` appended since ``start``, in the order of ``ids``."""
-    # The learner's process can write to the log's folder: read only a regular file, never through
-    # a symbolic link, never a FIFO that would block the judge.
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
-    except OSError:
+    data = read_regular(path, start, MAX_READ)  # the learner's process can write to its folder
+    if data is None:
         return []
-    try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            return []
-        data = os.pread(fd, MAX_READ, start)
-    except OSError:
-        return []
-    finally:
-        os.close(fd)
     wanted = set(ids)
     found: dict[str, list[tuple[str, str]]] = {}
     for line in data.splitlines():
