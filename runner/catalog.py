@@ -63,6 +63,12 @@ class Entry(_Strict):
         description="functions: the callable names the judge may call; tests: the public functions of the "
                     "module under test (the only names its proxy has while grading).",
     )] = ()
+    instances: Annotated[int, Field(
+        ge=1, le=4,
+        description="How many copies of the learner's program a grade starts, sharing the grade's services "
+                    "(wsgi only): more than one for exercises on scaling out (state kept in Redis, not in "
+                    "memory). The checks reach them with the `instances` fixture.",
+    )] = 1
 
     @field_validator("kind")
     @classmethod
@@ -91,6 +97,8 @@ class Entry(_Strict):
         problem = kinds.get(self.kind).entry_problem(self.target, self.functions)
         if problem is not None:
             raise ValueError(problem)
+        if self.instances > 1 and self.kind != "wsgi":
+            raise ValueError(f"instances = {self.instances}: only a wsgi program can run as several instances")
         return self
 
 

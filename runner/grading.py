@@ -49,15 +49,32 @@ MANIFEST_TIMEOUT = 60.0
 
 
 @dataclass
-class _Attempt:
-    """One learner process and one judge; a grade has several if a check times out."""
+class _Instance:
+    """One copy of the learner's program in an attempt (an exercise may run several: ``entry.instances``)."""
 
     learner: LearnerProcess
-    judge: JudgeProcess
-    learner_config: dict[str, str]
     ready_fd: int | None
     host_lines: wire.Lines = field(default_factory=wire.Lines)
+    #: Its port once it reported ready.
+    port: int | None = None
+    #: Stopped on a check's request (``wire.StopInstance``): its end is not a crash.
+    stopped: bool = False
+
+
+@dataclass
+class _Attempt:
+    """The learner's program (one copy, or several) and one judge; a grade has several attempts if a
+    check times out."""
+
+    instances: list[_Instance]
+    judge: JudgeProcess
+    learner_config: dict[str, str]
     judge_lines: wire.Lines = field(default_factory=wire.Lines)
+
+    @property
+    def learner(self) -> LearnerProcess:
+        """The first copy: the one the ``client`` fixture talks to."""
+        return self.instances[0].learner
 
 
 class Grader:
@@ -215,9 +232,10 @@ class Grader:
         folder.mkdir(parents=True, exist_ok=True)
         return folder
 
-    def _host_spec(self, learner_config: Mapping[str, str]) -> wire.HostSpec:
+    def _host_spec(self, learner_config: Mapping[str, str], instance: int = 0) -> wire.HostSpec:
         meta = self.exercise.meta
         return wire.HostSpec(
+            instance=instance,
             kind=meta.entry.kind, target=meta.entry.target, functions=meta.entry.functions, config=learner_config,
             # CPU seconds: the wall clock already bounds a grade; this stops a spinning process that
             # somehow outlived it, and a tight loop in a fork the wall clock does not watch.
@@ -260,30 +278,37 @@ class Grader:
                            done=session.done, failed_gates=tuple(session.failed_gates))
             learner_config = box.learner_services(services)
             env = clean_environment(learner_config, tmpdir=workdir / "tmp", home=workdir / "workspace")
-            try:
-                learner = box.launch(workdir, self._host_spec(learner_config), env)
-            except OSError as exc:
-                raise InfrastructureError(f"could not start the learner's program: {exc}") from None
-            learners.append(learner)
-            attempt = _Attempt(learner, start_judge(self.exercise.checks_dir, workdir / "judge", spec),
-                               learner_config, learner.ready_fd)
+            instances: list[_Instance] = []
+            for index in range(self.exercise.meta.entry.instances):
+                try:
+                    learner = box.launch(workdir, self._host_spec(learner_config, index), env)
+                except OSError as exc:
+                    raise InfrastructureError(f"could not start the learner's program: {exc}") from None
+                learners.append(learner)
+                instances.append(_Instance(learner, learner.ready_fd))
+            attempt = _Attempt(instances, start_judge(self.exercise.checks_dir, workdir / "judge", spec),
+                               learner_config)
             # Start-up is timed from here: launching a container is the sandbox's cost, not the learner's.
             session.begin_attempt(time.monotonic())
             problems_before = len(session.problems)
             try:
                 end = self._watch(workdir, attempt, session)
-                self._diagnose(learner, session, end, problems_before, context)
+                self._diagnose(self._culprit(attempt), session, end, problems_before, context)
                 if end in NEEDS_MANIFEST:
                     # Stopped first: a program past the disk quota must not go on writing while the
                     # judge is still listing its checks.
-                    learner.kill()
+                    for instance in instances:
+                        instance.learner.kill()
                     self._await_manifest(attempt.judge, attempt.judge_lines, session)
             finally:
                 self._close_ready(attempt)
                 attempt.judge.close()
             if end is AttemptEnd.FINISHED:
-                session.note_crash(learner.poll())
-            learner.kill()
+                for instance in instances:
+                    if not instance.stopped:
+                        session.note_crash(instance.learner.poll())
+            for instance in instances:
+                instance.learner.kill()
             if end is AttemptEnd.JUDGE_FAILED:
                 raise self._judge_failed(attempt.judge, session, "stopped before finishing")
             if end is AttemptEnd.BOOT_FAILED:
@@ -293,6 +318,15 @@ class Grader:
                     hint="The machine may be overloaded: grade again, or with fewer grades at once.")
             if not session.resumes(end):
                 return
+
+    @staticmethod
+    def _culprit(attempt: _Attempt) -> LearnerProcess:
+        """The copy a start-up problem or a timeout is about: the first that ended or has not
+        reported ready, else the first."""
+        for instance in attempt.instances:
+            if not instance.stopped and (instance.port is None or instance.learner.poll() is not None):
+                return instance.learner
+        return attempt.learner
 
     @staticmethod
     def _diagnose(learner: LearnerProcess, session: GradeSession, end: AttemptEnd, problems_before: int,
@@ -324,14 +358,16 @@ class Grader:
                     return session.on_over_quota(quota.DISK_QUOTA >> 20, quota.DISK_QUOTA_FILES)
             deadline = session.next_deadline()
             wait = PULSE if deadline is None else min(max(deadline - now, 0), PULSE)
-            if attempt.ready_fd is not None:
+            starting = [instance for instance in attempt.instances if instance.ready_fd is not None]
+            if starting:
                 wait = min(wait, 0.2)  # also watch for a program that dies before it reports
-            fds = [fd for fd in (attempt.ready_fd, attempt.judge.results_fd) if fd is not None]
+            fds = [fd for fd in (*(i.ready_fd for i in starting), attempt.judge.results_fd) if fd is not None]
             readable, _, _ = select.select(fds, [], [], wait) if fds else ([], [], [])
-            if attempt.ready_fd is not None and attempt.ready_fd in readable:
-                end = self._read_host(attempt, session)
-                if end is not None:
-                    return end
+            for instance in starting:
+                if instance.ready_fd in readable:
+                    end = self._read_host(attempt, instance, session)
+                    if end is not None:
+                        return end
             results_fd = attempt.judge.results_fd
             if results_fd is not None and results_fd in readable:
                 chunk = os.read(results_fd, 65536)
@@ -340,26 +376,31 @@ class Grader:
                     attempt.judge.results_fd = None
                     attempt.judge.process.popen.wait()
                     return session.on_judge_finished()
-                self._feed(attempt.judge_lines.feed(chunk), session)
+                self._feed(attempt.judge_lines.feed(chunk), session, attempt)
                 continue
-            if attempt.ready_fd is not None and attempt.ready_fd not in readable and attempt.learner.poll() is not None:
-                end = self._read_host(attempt, session, final=True)
-                if end is not None:
-                    return end
+            for instance in starting:
+                if (instance.ready_fd is not None and instance.ready_fd not in readable
+                        and instance.learner.poll() is not None):
+                    end = self._read_host(attempt, instance, session, final=True)
+                    if end is not None:
+                        return end
             end = session.tick(time.monotonic())
             if end is not None:
                 return end
 
-    def _read_host(self, attempt: _Attempt, session: GradeSession, *, final: bool = False) -> AttemptEnd | None:
-        """Read the host's start-up report; lines that are not one (learner code can write to this
-        channel too) are noise, and only its end without a report means the program died."""
-        assert attempt.ready_fd is not None
+    def _read_host(self, attempt: _Attempt, instance: _Instance, session: GradeSession, *,
+                   final: bool = False) -> AttemptEnd | None:
+        """Read one copy's start-up report; lines that are not one (learner code can write to this
+        channel too) are noise, and only its end without a report means the program died. The
+        session hears "ready" once every copy is ready (the judge gets every address at once), and
+        the first failure of any copy."""
+        assert instance.ready_fd is not None
         try:
-            chunk = os.read(attempt.ready_fd, 65536)
+            chunk = os.read(instance.ready_fd, 65536)
         except BlockingIOError:  # a FIFO with nothing in it (the program died before writing)
             chunk = b""
         report: wire.HostReport | None = None
-        for line in attempt.host_lines.feed(chunk):
+        for line in instance.host_lines.feed(chunk):
             report = wire.parse_host_report(line)
             if isinstance(report, wire.HostBooted):
                 session.on_host_report(report, time.monotonic())
@@ -368,25 +409,48 @@ class Grader:
         if not isinstance(report, wire.HostReady | wire.HostFailed):
             if chunk and not final:
                 return None
-            self._close_ready(attempt)
-            return session.on_host_died(attempt.learner.wait(2.0))
-        self._close_ready(attempt)
-        if isinstance(report, wire.HostReady):
-            attempt.judge.send_endpoint(wire.Endpoint(attempt.learner.address, report.port, attempt.learner_config))
+            self._close_ready(attempt, instance)
+            return session.on_host_died(instance.learner.wait(2.0))
+        self._close_ready(attempt, instance)
+        if isinstance(report, wire.HostFailed):
+            return session.on_host_report(report, time.monotonic())
+        instance.port = report.port
+        if any(other.port is None for other in attempt.instances):
+            return None
+        addresses = tuple((other.learner.address, other.port) for other in attempt.instances
+                          if other.port is not None)
+        first = attempt.instances[0]
+        assert first.port is not None
+        attempt.judge.send_endpoint(wire.Endpoint(first.learner.address, first.port, attempt.learner_config,
+                                                  addresses if len(addresses) > 1 else ()))
         return session.on_host_report(report, time.monotonic())
 
     @staticmethod
-    def _close_ready(attempt: _Attempt) -> None:
-        if attempt.ready_fd is not None:
-            os.close(attempt.ready_fd)
-            attempt.ready_fd = None
+    def _close_ready(attempt: _Attempt, only: _Instance | None = None) -> None:
+        for instance in attempt.instances if only is None else [only]:
+            if instance.ready_fd is not None:
+                os.close(instance.ready_fd)
+                instance.ready_fd = None
 
     @staticmethod
-    def _feed(lines: list[bytes], session: GradeSession) -> None:
+    def _feed(lines: list[bytes], session: GradeSession, attempt: _Attempt | None = None) -> None:
         for line in lines:
             event = wire.parse_judge_event(line)
-            if event is not None:
+            if isinstance(event, wire.StopInstance):
+                if attempt is not None:
+                    Grader._stop_instance(attempt, event.index)
+            elif event is not None:
                 session.on_judge_event(event, time.monotonic())
+
+    @staticmethod
+    def _stop_instance(attempt: _Attempt, index: int) -> None:
+        """A check stops one copy of the program: killed (process group or container), then the
+        judge is told, so its next request to that copy is refused rather than raced."""
+        if 0 <= index < len(attempt.instances):
+            instance = attempt.instances[index]
+            instance.stopped = True
+            instance.learner.kill()
+        attempt.judge.send(wire.InstanceStopped(index))
 
     def _await_manifest(self, judge: JudgeProcess, lines: wire.Lines, session: GradeSession) -> None:
         """Read the judge's events until its manifest has come, so the report lists every check

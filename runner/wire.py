@@ -11,7 +11,8 @@ Who writes what::
                                                   (ready channel)──▶ runner
     runner  ──JudgeSpec (descriptor)──▶ judge   ──Manifest, CheckStarted, CheckFinished,
                                                   CollectError (results channel)──▶ runner
-    runner  ──Endpoint (endpoint channel)──▶ judge
+    runner  ──Endpoint, then InstanceStopped (endpoint channel)──▶ judge
+    judge   ──StopInstance (results channel)──▶ runner     (exercises with several instances)
     learner test run ──TestOutcome lines──▶ learner host ──TestRunReply (protocol)──▶ judge
 
 The learner's code can write to the ready channel (it is its own process) and to the test run's
@@ -130,12 +131,15 @@ class HostSpec:
     #: Where the host appends what the app wrote while serving each of the judge's requests
     #: (``runner.learner.applog``), as the sandbox sees that file; None: nothing is recorded.
     app_log: str | None = None
+    #: Which copy of the program this is (0, 1, ...), when the exercise runs several
+    #: (``entry.instances``); sandboxes name this copy's files after it.
+    instance: int = 0
 
     def to_wire(self) -> dict[str, Any]:
         return {"kind": self.kind, "target": self.target, "functions": list(self.functions),
                 "config": dict(self.config), "limits": dict(self.limits), "test_files": list(self.test_files),
                 "bind": self.bind, "statement_log": self.statement_log, "stack_file": self.stack_file,
-                "app_log": self.app_log}
+                "app_log": self.app_log, "instance": self.instance}
 
 
 def parse_host_spec(data: bytes | str) -> HostSpec | None:
@@ -152,7 +156,7 @@ def parse_host_spec(data: bytes | str) -> HostSpec | None:
         return None
     return HostSpec(kind, target, functions, config, dict(limits), test_files,
                     _str(raw.get("bind"), "127.0.0.1") or "127.0.0.1", _str(raw.get("statement_log")),
-                    _str(raw.get("stack_file")), _str(raw.get("app_log")))
+                    _str(raw.get("stack_file")), _str(raw.get("app_log")), _int(raw.get("instance", 0)) or 0)
 
 
 # ---------------------------------------------------------------- learner host → runner
@@ -227,13 +231,22 @@ class Endpoint:
     host: str
     port: int
     config: Mapping[str, str] = field(default_factory=dict)
+    #: Every copy of the program, in order, as (host, port); the first is ``host``, ``port``. Empty
+    #: means one copy (an exercise with ``entry.instances = 1``).
+    instances: tuple[tuple[str, int], ...] = ()
 
     @property
     def base_url(self) -> str:
         return f"http://{self.host}:{self.port}"
 
+    @property
+    def base_urls(self) -> tuple[str, ...]:
+        """The base URL of each copy of the program (one when there is one)."""
+        return tuple(f"http://{h}:{p}" for h, p in self.instances) or (self.base_url,)
+
     def to_wire(self) -> dict[str, Any]:
-        return {"host": self.host, "port": self.port, "config": dict(self.config)}
+        return {"host": self.host, "port": self.port, "config": dict(self.config),
+                "instances": [[h, p] for h, p in self.instances]}
 
 
 def parse_endpoint(data: bytes | str) -> Endpoint | None:
@@ -241,9 +254,32 @@ def parse_endpoint(data: bytes | str) -> Endpoint | None:
     if raw is None:
         return None
     host, port, config = _str(raw.get("host")), _int(raw.get("port")), _str_map(raw.get("config", {}))
-    if host is None or port is None or config is None:
+    listed = raw.get("instances", [])
+    if host is None or port is None or config is None or not isinstance(listed, list):
         return None
-    return Endpoint(host, port, config)
+    instances = []
+    for item in listed:
+        if not (isinstance(item, list) and len(item) == 2 and _str(item[0]) is not None and _int(item[1]) is not None):
+            return None
+        instances.append((str(item[0]), int(item[1])))
+    return Endpoint(host, port, config, tuple(instances))
+
+
+@dataclass(frozen=True)
+class InstanceStopped:
+    """The runner's answer to ``StopInstance``: that copy of the program is gone (its process group
+    killed, or its container), so its port no longer answers."""
+
+    index: int
+
+    def to_wire(self) -> dict[str, Any]:
+        return {"stopped": self.index}
+
+
+def parse_instance_stopped(data: bytes | str) -> InstanceStopped | None:
+    raw = _line(data)
+    index = None if raw is None else _int(raw.get("stopped"))
+    return None if index is None else InstanceStopped(index)
 
 
 @dataclass(frozen=True)
@@ -388,7 +424,18 @@ class CollectError:
         return {"event": "collect_error", "where": self.where, "details": self.details}
 
 
-JudgeEvent: TypeAlias = Manifest | CheckStarted | CheckFinished | CollectError
+@dataclass(frozen=True)
+class StopInstance:
+    """A check asks the runner to stop one copy of the learner's program (an instance going down
+    while the other serves on: state must live in the shared services, not in its memory)."""
+
+    index: int
+
+    def to_wire(self) -> dict[str, Any]:
+        return {"event": "stop_instance", "index": self.index}
+
+
+JudgeEvent: TypeAlias = Manifest | CheckStarted | CheckFinished | CollectError | StopInstance
 
 
 def _check_spec(raw: object) -> CheckSpec | None:
@@ -435,6 +482,9 @@ def parse_judge_event(data: bytes | str) -> JudgeEvent | None:
             _optional_text(raw.get("app_output"))))
     if event == "collect_error":
         return CollectError(str(raw.get("where", "")), str(raw.get("details", "")))
+    if event == "stop_instance":
+        index = _int(raw.get("index"))
+        return None if index is None else StopInstance(index)
     return None
 
 

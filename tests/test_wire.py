@@ -20,6 +20,10 @@ MESSAGES = [
     (wire.HostReady(41234), wire.parse_host_report),
     (wire.HostFailed(Category.IMPORT_ERROR, "importing app raised KeyError", "Traceback ..."), wire.parse_host_report),
     (wire.Endpoint("10.0.0.2", 8080, {"REDIS_URL": "redis://r/0"}), wire.parse_endpoint),
+    (wire.Endpoint("10.0.0.2", 8080, {}, (("10.0.0.2", 8080), ("10.0.0.3", 8081))), wire.parse_endpoint),
+    (wire.HostSpec("wsgi", "app:create_app", instance=1), wire.parse_host_spec),
+    (wire.StopInstance(1), wire.parse_judge_event),
+    (wire.InstanceStopped(1), wire.parse_instance_stopped),
     (wire.JudgeSpec(kind="functions", results_fd=5, endpoint_fd=7, database_url="postgresql://a@b/c", seed=99,
                     default_timeout=3.5, impl_port=4000, done=("a::b",), failed_gates=("gate",), collect_only=True),
      wire.parse_judge_spec),
@@ -65,9 +69,11 @@ HOSTILE = [
     b'{"event": "start"}', b'{"event": "start", "id": ["x"]}', b"\xff\xfe\x00", b"[" * 100_000,
     b'{"host": "h", "port": 1.5}', b'{"seed": "1"}', b'{"seed": 1, "results_fd": "3"}',
     b'{"test": 1, "outcome": "passed"}', b'{"test": "t", "outcome": "won"}',
+    b'{"host": "h", "port": 1, "instances": [["h"]]}', b'{"host": "h", "port": 1, "instances": "all"}',
+    b'{"event": "stop_instance", "index": "0"}', b'{"stopped": true}',
 ]
 PARSERS = [wire.parse_host_spec, wire.parse_host_report, wire.parse_endpoint, wire.parse_judge_spec,
-           wire.parse_judge_event, wire.parse_test_outcome]
+           wire.parse_judge_event, wire.parse_test_outcome, wire.parse_instance_stopped]
 
 
 @pytest.mark.parametrize("parse", PARSERS, ids=lambda p: p.__name__)
@@ -82,7 +88,8 @@ def test_random_json_never_raises(parse):
     """A seeded fuzz of JSON objects with the messages' own keys and random values never raises."""
     rng = random.Random(7)
     keys = ["event", "port", "category", "message", "checks", "id", "status", "kind", "target", "functions",
-            "config", "limits", "host", "seed", "done", "results_fd", "test", "outcome", "when", "timeout", "points"]
+            "config", "limits", "host", "seed", "done", "results_fd", "test", "outcome", "when", "timeout", "points",
+            "instances", "instance", "stopped", "index"]
     values = [None, True, 0, -1, 2**70, 1.5, float("inf"), "", "x", "passed", "ready", "error", [], [1], {}, {"a": 1}]
     for _ in range(2000):
         raw = {rng.choice(keys): rng.choice(values) for _ in range(rng.randint(0, 6))}

@@ -17,7 +17,9 @@ Checks are plain pytest functions in an exercise's ``checks/`` folder. They use:
   (``runner.judge.statements``: the SQL statements the app sent during a block);
 - the Redis kit (``runner.judge.redis_probe``: the ``redis_probe`` fixture, ``expect_key``,
   ``expect_ttl_between``, ``watch()`` with ``expect_cache_hit``/``expect_no_command``) and the
-  ``faults`` fixture (``runner.judge.faults``: ``redis_down()``, ``database_down()``).
+  ``faults`` fixture (``runner.judge.faults``: ``redis_down()``, ``database_down()``);
+- several copies of the learner's app (``[entry] instances = 2``): the ``instances`` fixture
+  (``runner.judge.instances``: a ``Client`` per copy, ``alternate()``, ``stop(i)``).
 
 A check's docstring (first line) is its learner-facing name.
 """
@@ -36,6 +38,7 @@ from .expect import (
 )
 from .faults import Faults
 from .http import TRANSCRIPT, Client, Exchange, Response, curl_command, run_together
+from .instances import Instances
 from .learner import Learner, LearnerTests, TestRun
 from .mismatch import Mismatch, show
 from .redis_probe import (
@@ -76,6 +79,7 @@ __all__ = [
     "Endpoint",
     "Exchange",
     "Faults",
+    "Instances",
     "JudgeSpec",
     "KeyState",
     "Learner",

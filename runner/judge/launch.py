@@ -30,9 +30,13 @@ class JudgeProcess:
     endpoint_fd: int | None
 
     def send_endpoint(self, endpoint: wire.Endpoint) -> None:
+        self.send(endpoint)
+
+    def send(self, message: wire.Endpoint | wire.InstanceStopped) -> None:
+        """A message on the endpoint channel: the learner's address, later the answer to a stop."""
         if self.endpoint_fd is not None:
             with contextlib.suppress(OSError):
-                os.write(self.endpoint_fd, wire.dump(endpoint))
+                os.write(self.endpoint_fd, wire.dump(message))
 
     def close(self) -> None:
         """Close the channels and SIGKILL the judge's process group."""

@@ -31,6 +31,7 @@ from ..processes import make_undumpable
 from ..results import CheckSpec, CheckStatus, Outcome
 from . import applog
 from .http import TRANSCRIPT
+from .instances import InstanceControlError
 from .mismatch import Mismatch
 
 make_undumpable()
@@ -48,7 +49,7 @@ MARKERS = {
 }
 
 #: Exceptions no learner code can cause in the judge: the check (or the exercise) is broken.
-CHECK_BUGS: tuple[type[BaseException], ...] = (NameError, ImportError, SyntaxError)
+CHECK_BUGS: tuple[type[BaseException], ...] = (NameError, ImportError, SyntaxError, InstanceControlError)
 
 
 @dataclass

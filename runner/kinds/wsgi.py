@@ -98,6 +98,7 @@ class Wsgi(Kind):
         import pytest
 
         from ..judge.http import Client
+        from ..judge.instances import Instances, channel_stopper
         from ..wire import Endpoint, JudgeSpec
 
         @pytest.fixture(scope="session")
@@ -105,7 +106,17 @@ class Wsgi(Kind):
             """HTTP to the learner's app; each check's exchanges are kept for its failure message."""
             return Client(endpoint.base_url, timeout=judge_spec.request_timeout)
 
-        return {"client": client}
+        @pytest.fixture(scope="session")
+        def instances(endpoint: Endpoint, judge_spec: JudgeSpec, client: Client,
+                      pytestconfig: pytest.Config) -> Instances:
+            """Every copy of the learner's app (``entry.instances``): a ``Client`` each, and ``stop(i)``."""
+            from ..judge.plugin import STATE_KEY
+
+            state = pytestconfig.stash[STATE_KEY]
+            others = [Client(url, timeout=judge_spec.request_timeout) for url in endpoint.base_urls[1:]]
+            return Instances([client, *others], channel_stopper(state.emit, judge_spec.endpoint_fd))
+
+        return {"client": client, "instances": instances}
 
 
 KIND = Wsgi()

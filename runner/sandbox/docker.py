@@ -222,9 +222,11 @@ class DockerGrade:
         samples = workdir / "samples"
         samples.mkdir(exist_ok=True)
         samples.chmod(0o777)
-        (control / "host-spec.json").write_bytes(dump(replace(spec, bind="0.0.0.0",
-                                                              stack_file="/samples/stack-sample.txt")))
-        fifo = control / "ready"
+        # One name per copy of the program (entry.instances): copies start at once.
+        suffix = f"-{spec.instance}" if spec.instance else ""
+        (control / f"host-spec{suffix}.json").write_bytes(dump(replace(
+            spec, bind="0.0.0.0", stack_file=f"/samples/stack-sample{suffix}.txt")))
+        fifo = control / f"ready{suffix}"
         with contextlib.suppress(FileNotFoundError):
             fifo.unlink()
         os.mkfifo(fifo, 0o622)
@@ -249,7 +251,7 @@ class DockerGrade:
             container = self.client.containers.run(
                 self.sandbox.image,
                 ["sh", "-c", "cp -r /submission/. /workspace/ && cd /workspace && "
-                 "exec python -I -B -u -m runner.learner.host /control/host-spec.json /control/ready"],
+                 f"exec python -I -B -u -m runner.learner.host /control/host-spec{suffix}.json /control/ready{suffix}"],
                 detach=True,
                 environment=inner_env,
                 volumes=volumes,
@@ -270,7 +272,7 @@ class DockerGrade:
             os.close(ready_fd)
             os.close(keep_fd)
             raise InfrastructureError(f"could not start the sandbox container: {exc}") from None
-        return DockerLearner(container, ready_fd, keep_fd, address, samples / "stack-sample.txt")
+        return DockerLearner(container, ready_fd, keep_fd, address, samples / f"stack-sample{suffix}.txt")
 
     def close(self) -> None:
         for rule in self._rules:

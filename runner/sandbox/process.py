@@ -179,8 +179,10 @@ class ProcessGrade:
 
     def launch(self, workdir: Path, spec: HostSpec, env: dict[str, str]) -> ProcessLearner:
         workspace = workdir / "workspace"
-        spec_path = workdir / "tmp" / "host-spec.json"
-        stack_file = workdir / "tmp" / "stack-sample.txt"
+        # One name per copy of the program (entry.instances): copies start at once.
+        suffix = f"-{spec.instance}" if spec.instance else ""
+        spec_path = workdir / "tmp" / f"host-spec{suffix}.json"
+        stack_file = workdir / "tmp" / f"stack-sample{suffix}.txt"
         spec_path.write_bytes(dump(replace(spec, stack_file=str(stack_file))))
         read_fd, write_fd = channel()
         try:
