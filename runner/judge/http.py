@@ -49,6 +49,8 @@ class Exchange:
     #: What came back in full (capped), for ``runner replay``.
     response_headers: tuple[tuple[str, str], ...] = ()
     response_body: bytes = b""
+    #: Which copy of the app answered, when a grade runs several ("instance 2"); "" when one.
+    via: str = ""
 
     def to_record(self) -> dict[str, Any]:
         """The exchange as JSON for ``runner replay`` (bodies as text, the response's capped)."""
@@ -58,7 +60,8 @@ class Exchange:
                 "response_body": self.response_body[:RECORD_BODY].decode("utf-8", "replace")}
 
     def line(self) -> str:
-        request = f"{self.method} {self.path}" + (f" {self.sent}" if self.sent else "")
+        request = (f"{self.method} {self.path}" + (f" on {self.via}" if self.via else "")
+                   + (f" {self.sent}" if self.sent else ""))
         answer = "no answer" if self.status is None else f"{self.status} {self.reply}".rstrip()
         return f"{request} → {answer}"
 
@@ -155,7 +158,8 @@ TRANSCRIPT = Transcript()
 class Response:
     def __init__(self, method: str, path: str, sent_body: str | None, status: int,
                  headers: list[tuple[str, str]], raw: bytes, *, sent_bytes: bytes | None = None,
-                 sent_headers: tuple[tuple[str, str], ...] = ()) -> None:
+                 sent_headers: tuple[tuple[str, str], ...] = (), via: str = "") -> None:
+        self.via = via
         self.method = method
         self.path = path
         self.sent_body = sent_body
@@ -168,7 +172,8 @@ class Response:
 
     @property
     def request_line(self) -> str:
-        return f"{self.method} {self.path}"
+        """``GET /me``, or ``GET /me on instance 2`` when a grade runs several copies of the app."""
+        return f"{self.method} {self.path}" + (f" on {self.via}" if self.via else "")
 
     def request_summary(self) -> str:
         return self.request_line + (f" {self.sent_body}" if self.sent_body else "")
@@ -206,12 +211,14 @@ class Response:
 class Client:
     """HTTP/1.1 to the learner's app; one fresh connection per request keeps failures independent."""
 
-    def __init__(self, base_url: str, *, timeout: float = 5.0) -> None:
+    def __init__(self, base_url: str, *, timeout: float = 5.0, label: str = "") -> None:
         host_port = base_url.removeprefix("http://").rstrip("/")
         host, _, port = host_port.partition(":")
         self.host = host
         self.port = int(port or 80)
         self.timeout = timeout
+        #: Named in every message about this client's requests ("instance 2"); "" for a lone app.
+        self.label = label
 
     def request(self, method: str, path: str, *, json_body: Any = None, data: str | bytes | None = None,
                 headers: dict[str, str] | None = None, timeout: float | None = None) -> Response:
@@ -238,13 +245,13 @@ class Client:
             reply = connection.getresponse()
             raw = reply.read(MAX_BODY + 1)
             response = Response(method, path, sent, reply.status, reply.getheaders(), raw[:MAX_BODY],
-                                sent_bytes=body, sent_headers=shown_headers)
+                                sent_bytes=body, sent_headers=shown_headers, via=self.label)
             TRANSCRIPT.add(Exchange(method, path, sent, shown_headers, body, response.status,
                                     response.body_excerpt(120) if response.raw else "", request_id,
-                                    tuple(response.headers), response.raw[:RECORD_BODY]))
+                                    tuple(response.headers), response.raw[:RECORD_BODY], self.label))
             return response
         except (TimeoutError, ConnectionRefusedError, http.client.HTTPException, OSError):
-            TRANSCRIPT.add(Exchange(method, path, sent, shown_headers, body, None, "", request_id))
+            TRANSCRIPT.add(Exchange(method, path, sent, shown_headers, body, None, "", request_id, via=self.label))
             raise
         finally:
             connection.close()
@@ -256,19 +263,22 @@ class Client:
             return self._send(method, path, json_body=json_body, data=data, headers=headers, timeout=timeout)
         except TimeoutError:
             raise Mismatch(
-                f"your app did not answer {method} {path} within {timeout or self.timeout:g} s",
+                f"your app{self._on()} did not answer {method} {path} within {timeout or self.timeout:g} s",
                 hint="Look for an infinite loop or a blocking call in the code that handles this route.",
             ) from None
         except ConnectionRefusedError:
             raise Mismatch(
-                f"could not connect to your app for {method} {path}: it is no longer running",
+                f"could not connect to your app{self._on()} for {method} {path}: it is no longer running",
                 hint="Your app probably crashed or exited; see the output of your program below.",
             ) from None
         except (http.client.HTTPException, OSError) as exc:
             raise Mismatch(
-                f"your app broke the connection during {method} {path} ({type(exc).__name__})",
+                f"your app{self._on()} broke the connection during {method} {path} ({type(exc).__name__})",
                 hint="The app may have crashed while handling this request; see its output below.",
             ) from None
+
+    def _on(self) -> str:
+        return f" ({self.label})" if self.label else ""
 
     def get(self, path: str, **kw: Any) -> Response:
         return self.request("GET", path, **kw)

@@ -104,7 +104,8 @@ class Wsgi(Kind):
         @pytest.fixture(scope="session")
         def client(endpoint: Endpoint, judge_spec: JudgeSpec) -> Client:
             """HTTP to the learner's app; each check's exchanges are kept for its failure message."""
-            return Client(endpoint.base_url, timeout=judge_spec.request_timeout)
+            several = len(endpoint.base_urls) > 1
+            return Client(endpoint.base_url, timeout=judge_spec.request_timeout, label="instance 1" if several else "")
 
         @pytest.fixture(scope="session")
         def instances(endpoint: Endpoint, judge_spec: JudgeSpec, client: Client,
@@ -113,7 +114,8 @@ class Wsgi(Kind):
             from ..judge.plugin import STATE_KEY
 
             state = pytestconfig.stash[STATE_KEY]
-            others = [Client(url, timeout=judge_spec.request_timeout) for url in endpoint.base_urls[1:]]
+            others = [Client(url, timeout=judge_spec.request_timeout, label=f"instance {number}")
+                      for number, url in enumerate(endpoint.base_urls[1:], start=2)]
             return Instances([client, *others], channel_stopper(state.emit, judge_spec.endpoint_fd))
 
         return {"client": client, "instances": instances}
