@@ -136,6 +136,43 @@ def test_grade_role_reaches_its_own_database_only(docker_services, tmp_path):
     assert docker_services.leftovers() == []
 
 
+def test_grade_redis_user_has_what_a_correct_solution_uses(docker_services, tmp_path):
+    """The caching track's solutions need transactions, Lua, sorted sets, hashes and expiry: the grade's
+    Redis user has them all, and still cannot reach another grade's slot, from a script either."""
+    server = docker_services._server
+    first = server.acquire(tmp_path, database=False, redis=True, template="t")
+    second = server.acquire(tmp_path, database=False, redis=True, template="t")
+    try:
+        store = redis_module.Redis.from_url(first.redis_url, decode_responses=True)
+        pipe = store.pipeline(transaction=True)  # MULTI ... EXEC
+        pipe.incr("hits")
+        pipe.expire("hits", 60)
+        assert pipe.execute() == [1, True]
+        with store.pipeline() as watched:  # WATCH, for optimistic locking
+            watched.watch("hits")
+            watched.multi()
+            watched.incr("hits")
+            assert watched.execute() == [2]
+        script = "local n = redis.call('INCR', KEYS[1]); redis.call('EXPIRE', KEYS[1], ARGV[1]); return n"
+        assert store.eval(script, 1, "window", 2) == 1
+        assert store.evalsha(store.script_load(script), 1, "window", 2) == 2
+        assert store.zincrby("board", 5, "ada") == 5.0
+        assert store.zrevrange("board", 0, -1, withscores=True) == [("ada", 5.0)]
+        store.hincrby("cart:ada", "MUG-1", 2)
+        store.set("cache:1", "{}", ex=90, nx=True)
+        assert 0 < store.ttl("cache:1") <= 90
+        assert list(store.scan_iter(match="cache:*")) == ["cache:1"]
+        with pytest.raises(redis_module.RedisError, match=r"can't run this command|no permissions"):
+            store.eval(f"return redis.call('SELECT', '{second.handle['slot']}')", 0)
+        with pytest.raises(redis_module.RedisError, match="no permissions"):
+            store.execute_command("MOVE", "board", second.handle["slot"])
+        assert redis_module.Redis.from_url(second.redis_url).dbsize() == 0
+    finally:
+        server.release(first)
+        server.release(second)
+    assert docker_services.leftovers() == []
+
+
 def test_url_provider_isolates_grades_on_given_servers(hello, submit, docker_services):
     """The url provider (any PostgreSQL/Redis the user points at) grades with the same isolation."""
     postgres_url, redis_url = docker_services.up()
