@@ -75,6 +75,9 @@ class CheckSpec:
     timeout: float = 10.0
     #: The statement's rule ids this check covers (``@pytest.mark.rules("R1", ...)``).
     rules: tuple[str, ...] = ()
+    #: It sends requests at once (``@pytest.mark.concurrent``): the verdict is the same every run,
+    #: but the numbers in its messages (how many got through, a lost update's total) are not.
+    concurrent: bool = False
 
 
 @dataclass(frozen=True)

@@ -74,13 +74,15 @@ def _score(report: GradeReport) -> str:
     return f"{report.score}/{report.max_score}"
 
 
-def render_learner_report(report: GradeReport, titles: dict[int, str] | None = None) -> str:
-    """The report as the learner reads it in an 80-column terminal, without colour: what a golden keeps."""
+def render_learner_report(report: GradeReport, titles: dict[int, str] | None = None,
+                          concurrent: frozenset[str] = frozenset()) -> str:
+    """The report as the learner reads it in an 80-column terminal, without colour: what a golden
+    keeps (``concurrent``: the checks whose numbers vary between runs)."""
     from .report import render_grade
 
     console = Console(file=io.StringIO(), record=True, width=GOLDEN_WIDTH, color_system=None, force_terminal=False,
                       legacy_windows=False)
-    render_grade(golden_files.normalise_report(report), console, titles=titles)
+    render_grade(golden_files.normalise_report(report, concurrent), console, titles=titles)
     return golden_files.normalise(console.export_text())
 
 
@@ -239,7 +241,8 @@ def validate_exercise(
     diffs: list[golden_files.GoldenDiff] = []
     if options.goldens is not GoldenMode.SKIP:
         folder = _golden_folder(exercise, sol.backend)
-        wanted = {subject: render_learner_report(report, exercise.meta.tasks)
+        concurrent = frozenset(check.id for check in checks or () if check.concurrent)
+        wanted = {subject: render_learner_report(report, exercise.meta.tasks, concurrent)
                   for subject, report in first.items() if subject != "solution"}
         if options.goldens is GoldenMode.UPDATE:
             folder.mkdir(parents=True, exist_ok=True)

@@ -384,7 +384,8 @@ class Manifest:
     def to_wire(self) -> dict[str, Any]:
         return {"event": "manifest", "checks": [
             {"id": c.id, "name": c.name, "points": c.points, "task": c.task, "gate": c.gate,
-             "visible": c.visible, "timeout": c.timeout, "rules": list(c.rules)} for c in self.checks]}
+             "visible": c.visible, "timeout": c.timeout, "rules": list(c.rules), "concurrent": c.concurrent}
+            for c in self.checks]}
 
 
 @dataclass(frozen=True)
@@ -451,7 +452,8 @@ def _check_spec(raw: object) -> CheckSpec | None:
     if not isinstance(rules, list) or not all(isinstance(r, str) for r in rules):
         return None
     return CheckSpec(id=check_id, name=name, points=points, task=_int(task), gate=raw.get("gate") is True,
-                     visible=raw.get("visible") is True, timeout=timeout, rules=tuple(rules))
+                     visible=raw.get("visible") is True, timeout=timeout, rules=tuple(rules),
+                     concurrent=raw.get("concurrent") is True)
 
 
 def parse_judge_event(data: bytes | str) -> JudgeEvent | None:

@@ -46,6 +46,8 @@ MARKERS = {
     "visible": "the learner sees this check's name before grading (checks are hidden by default)",
     "timeout(seconds)": "wall-clock limit for this check, enforced by the runner with SIGKILL",
     "rules(*ids)": "the statement's rules (ids like R3 in README.md) this check covers",
+    "concurrent": "the check sends requests at once: its verdict must not vary, the numbers in its messages may "
+                  "(feedback goldens leave them out)",
 }
 
 #: Exceptions no learner code can cause in the judge: the check (or the exercise) is broken.
@@ -106,6 +108,7 @@ def spec_of(item: pytest.Item) -> CheckSpec:
         visible=item.get_closest_marker("visible") is not None,
         timeout=float(_marker_arg(item, "timeout", default_timeout)),
         rules=_rules(item),
+        concurrent=item.get_closest_marker("concurrent") is not None,
     )
 
 

@@ -345,6 +345,7 @@ def test_remove_item(instances, rng):
 @pytest.mark.task(3)
 @pytest.mark.points(4)
 @pytest.mark.rules("R15")
+@pytest.mark.concurrent
 @pytest.mark.timeout(20)
 def test_concurrent_additions(instances, rng):
     """Additions from both instances at the same moment are all counted"""
