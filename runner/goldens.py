@@ -5,7 +5,7 @@ the caller's.
 
 A golden must be the same on every run of the same code, so whatever legitimately varies is
 normalised away: durations, the seed, temporary paths, loopback ports, object addresses, the
-timestamps of a server's access log.
+timestamps of a server's access log, random tokens an app makes.
 """
 
 from __future__ import annotations
@@ -34,9 +34,21 @@ _RULES: tuple[tuple[re.Pattern[str], str], ...] = (
 )
 
 
+#: A token an app makes with ``secrets`` (``token_urlsafe(32)``, a uuid4 hex, an API key): 32 or more
+#: URL-safe characters with letters and digits mixed. Different on every run by design.
+_TOKEN = re.compile(r"(?<![\w-])[A-Za-z0-9_-]{32,}(?![\w-])")
+
+
+def _token(match: re.Match[str]) -> str:
+    word = match.group(0)
+    mixed = any(c.isdigit() for c in word) and any(c.isalpha() for c in word)
+    return "<token>" if mixed else word
+
+
 def normalise(text: str) -> str:
     for pattern, replacement in _RULES:
         text = pattern.sub(replacement, text)
+    text = _TOKEN.sub(_token, text)
     return text.strip("\n") + "\n"
 
 

@@ -53,6 +53,9 @@ def test_goldens_ignore_what_varies_between_runs():
            "/tmp/backend-kit-grade-zz9/workspace/app.py\n127.0.0.1 - - [03/Jan/2027 11:00:59] GET\n")
     assert normalise(one) == normalise(two)
     assert normalise("Score: 3/5") != normalise("Score: 4/5")
+    assert (normalise('{"token":"CFXaCJvRa-p9VNl68m0yT47--81Kr5BNzqciKbYjeHg"}')
+            == normalise('{"token":"-MJeRevDy-BQMXxNHrcHe7wOst-WxRLYeLrj5zfF0rQ"}') == '{"token":"<token>"}\n')
+    assert normalise("a_word_that_is_long_but_has_no_digits_at_all") == "a_word_that_is_long_but_has_no_digits_at_all\n"
 
 
 def test_golden_comparison_gives_a_reviewable_diff():
