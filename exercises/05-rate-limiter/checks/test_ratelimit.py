@@ -22,6 +22,7 @@ LIMIT = 5
 WINDOW_MS = 2000
 WINDOW = WINDOW_MS / 1000
 PREFIX = "ratelimit:"
+SLACK_MS = 20  # a TTL read over the network: a window a few milliseconds longer than 2 s is not measurable
 WORDS = ["alpha", "bravo", "cedar", "delta", "ember", "fjord", "gamma", "harbor", "indigo", "jade",
          "kilo", "lumen", "maple", "nova", "onyx", "pixel", "quartz", "raven", "sierra", "tango"]
 
@@ -337,7 +338,7 @@ def test_first_request_sets_expiry(client, rng, redis):
     expect(left > 0, f"after the first request of a window, the key {key} has no expiry",
            expected=f"a TTL of at most {WINDOW:g} s, set together with the first count",
            actual=key_state(redis, key), hint=EXPIRY_HINT)
-    expect(WINDOW_MS - 500 <= left <= WINDOW_MS, f"after the first request of a window, the key {key} "
+    expect(WINDOW_MS - 500 <= left <= WINDOW_MS + SLACK_MS, f"after the first request of a window, the key {key} "
            f"expires in about {left / 1000:.1f} s", expected=f"about {WINDOW:g} s (the window is {WINDOW:g} s)",
            actual=key_state(redis, key), hint="The window lasts 2 s: PEXPIRE key 2000 (or EXPIRE key 2).")
 
@@ -422,7 +423,8 @@ def test_window_resets(client, rng, redis):
     fill(client, api_key, hint="Once the key has expired, the next request opens a new window: count from 0 again.")
     expect_refused(ping(client, api_key), LIMIT + 1, api_key)
     left = pttl(redis, key)
-    expect(WINDOW_MS - 500 <= left <= WINDOW_MS, f"the new window's key {key} expires in about {left / 1000:.1f} s",
+    expect(WINDOW_MS - 500 <= left <= WINDOW_MS + SLACK_MS,
+           f"the new window's key {key} expires in about {left / 1000:.1f} s",
            expected=f"about {WINDOW:g} s", actual=key_state(redis, key), hint=EXPIRY_HINT)
 
 
@@ -493,7 +495,7 @@ def test_every_key_expires(client, rng, redis):
         left = pttl(redis, key)
         if left == -2:
             continue  # it expired while we looked
-        expect(0 < left <= WINDOW_MS, f"the Redis key {key} " +
+        expect(0 < left <= WINDOW_MS + SLACK_MS, f"the Redis key {key} " +
                ("never expires" if left < 0 else f"expires in about {left / 1000:.1f} s"),
                expected=f"every {PREFIX} key expires within {WINDOW:g} s", actual=key_state(redis, key),
                hint=EXPIRY_HINT)
