@@ -180,6 +180,21 @@ def test_ping_answers(client, rng):
     expect_equal(expect_json(response), {"client": api_key, "pong": True}, "the body of GET /api/ping")
 
 
+@pytest.mark.gate
+@pytest.mark.task(1)
+@pytest.mark.points(2)
+@pytest.mark.rules("R12")
+def test_clients_counted_separately(client, rng):
+    """Two clients sending in turn each get their own requests"""
+    first, second = new_key(rng, "client-a"), new_key(rng, "client-b")
+    hint = "Keep one counter per API key: ratelimit:<API key>, not one for the whole app (nor per IP address)."
+    # Four each, interleaved: eight in all, so a counter shared by the two refuses some (LIMIT is 5),
+    # while a limiter that is only off by one at its boundary still passes this gate.
+    for nth in range(1, LIMIT):
+        expect_passes(ping(client, first), nth, first, hint=hint)
+        expect_passes(ping(client, second), nth, second, hint=hint)
+
+
 @pytest.mark.task(1)
 @pytest.mark.rules("R2")
 def test_echo_and_health(client, rng):
@@ -289,22 +304,6 @@ def test_key_name_and_value(client, rng, redis):
     expect(value == str(n), f"after {n} requests the Redis key {key} holds {show(value)}",
            expected=str(n), actual=key_state(redis, key),
            hint="The key holds the number of requests let through in the current window.")
-
-
-@pytest.mark.task(2)
-@pytest.mark.points(2)
-@pytest.mark.rules("R12")
-def test_clients_counted_separately(client, rng):
-    """Two clients sending in turn each get their own 5 requests"""
-    first, second = new_key(rng, "client-a"), new_key(rng, "client-b")
-    hint = "Keep one counter per API key: ratelimit:<API key>, not one for the whole app (nor per IP address)."
-    for nth in range(1, LIMIT + 1):
-        expect_passes(ping(client, first), nth, first, hint=hint)
-        expect_passes(ping(client, second), nth, second, hint=hint)
-    expect_refused(ping(client, first), LIMIT + 1, first)
-    expect_refused(ping(client, second), LIMIT + 1, second)
-    third = new_key(rng, "client-c")
-    expect_passes(ping(client, third), 1, third, hint=hint)
 
 
 @pytest.mark.task(2)
