@@ -310,6 +310,10 @@ def embedded_redis_server(address: tuple[str, int], token: str) -> Any:
                 super().finish()
 
     class Server(TcpFakeServer):
+        # socketserver's default backlog is 5: a check that opens 30 connections at once (a burst
+        # against a rate limiter, through the learner's app) must not see them queue or drop.
+        request_queue_size = 128
+
         def __init__(self, server_address: tuple[str, int], secret: str) -> None:
             super().__init__(server_address, server_type="redis")
             self.RequestHandlerClass = Handler
