@@ -2,6 +2,7 @@
 every successful write drops the product's cached answer after its commit, and the app keeps
 answering from the database when Redis is down."""
 
+import contextlib
 import json
 import os
 
@@ -21,6 +22,9 @@ class Base(DeclarativeBase):
 
 class Product(Base):
     __tablename__ = "products"
+    # Ids are never reused (SQLite would otherwise give a deleted product's id to the next one): a
+    # cached answer under product:<id> can only ever belong to that one product.
+    __table_args__ = {"sqlite_autoincrement": True}  # noqa: RUF012
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(MAX_NAME))
@@ -29,6 +33,7 @@ class Product(Base):
 
 class Review(Base):
     __tablename__ = "reviews"
+    __table_args__ = {"sqlite_autoincrement": True}  # noqa: RUF012
 
     id: Mapped[int] = mapped_column(primary_key=True)
     product_id: Mapped[int] = mapped_column(ForeignKey("products.id"), index=True)
@@ -101,17 +106,13 @@ def create_app(config=None):
             return None
 
     def cache_put(product_id, body):
-        try:
+        with contextlib.suppress(redis.RedisError):  # Redis is down: not cached this time
             store.set(cache_key(product_id), json.dumps(body), ex=CACHE_TTL)
-        except redis.RedisError:  # not cached this time
-            pass
 
     def cache_drop(product_id):
         """Forget the cached answer; called after the change is committed."""
-        try:
+        with contextlib.suppress(redis.RedisError):  # Redis is down: the old answer may stay until its TTL ends
             store.delete(cache_key(product_id))
-        except redis.RedisError:  # the old answer may stay cached until its TTL ends
-            pass
 
     def not_found(product_id):
         return error(404, f"no product with id {product_id}")

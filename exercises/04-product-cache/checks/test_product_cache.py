@@ -492,8 +492,8 @@ def test_other_keys_untouched(client, db, redis_probe, rng):
             expect(now == value, f"after {response.request_line}, the key {key} of another product "
                    + ("is gone" if now is None else "changed"), expected=f"{key} unchanged: {show(value)}",
                    actual="no such key" if now is None else show(now),
-                   hint=f"Delete only the written product's key (store.delete(f\"product:{{id}}\")): no FLUSHDB, "
-                        f"no loop over every product:* key.")
+                   hint="Delete only the written product's key (store.delete(f\"product:{id}\")): no FLUSHDB, "
+                        "no loop over every product:* key.")
 
 
 # ---------------------------------------------------------------- task 4: when Redis is down

@@ -24,6 +24,9 @@ class Base(DeclarativeBase):
 
 class Product(Base):
     __tablename__ = "products"
+    # Ids are never reused (SQLite would otherwise give a deleted product's id to the next one): a
+    # cached answer under product:<id> can only ever belong to that one product.
+    __table_args__ = {"sqlite_autoincrement": True}  # noqa: RUF012
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(MAX_NAME))
@@ -32,6 +35,7 @@ class Product(Base):
 
 class Review(Base):
     __tablename__ = "reviews"
+    __table_args__ = {"sqlite_autoincrement": True}  # noqa: RUF012
 
     id: Mapped[int] = mapped_column(primary_key=True)
     product_id: Mapped[int] = mapped_column(ForeignKey("products.id"), index=True)
