@@ -67,7 +67,7 @@ def fresh_ratings(rng: Any) -> list[int]:
     """3, 6, 7 or 9 ratings whose mean has more than two decimals (never an exact half to round)."""
     count = rng.choice([3, 6, 7, 9])
     ratings = [rng.randint(1, 5) for _ in range(count)]
-    if sum(ratings) % count == 0:
+    if sum(ratings) * 100 % count == 0:  # the mean would have two decimals or fewer: move it off
         ratings[0] = ratings[0] + 1 if ratings[0] < 5 else ratings[0] - 1
     return ratings
 
