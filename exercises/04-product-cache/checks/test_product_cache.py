@@ -47,6 +47,9 @@ KEY_HINT = 'Cache the answer under the key product:<id>: store.set(f"product:{pr
 TTL_HINT = "Write the key and its time to live in one command: store.set(key, value, ex=<seconds from 60 to 120>)."
 DROP_HINT = ("After session.commit() of a write, delete the product's key: store.delete(f\"product:{product_id}\"), "
              "or set it again with the new answer and a new TTL.")
+FORM = {"Content-Type": "application/x-www-form-urlencoded"}
+NOT_JSON_HINT = ("A body that is not JSON is a 400 with a JSON error: read it with request.get_json(silent=True), "
+                 "which gives None instead of raising.")
 DOWN_HINT = ("Catch redis.RedisError around each use of the Redis client (get, set, delete), and fall back to "
              "the database: Redis is a cache, the database is the truth.")
 
@@ -266,6 +269,8 @@ def test_product_validation(client, db, rng):
         before = conn.execute(text("SELECT COUNT(*) FROM products")).scalar_one()
     for body in bad:
         expect_error_json(client.post("/products", json=body), 400)
+    expect_error_json(client.post("/products", data=f"name=tea&price={price}", headers=FORM), 400,
+                      hint=NOT_JSON_HINT)
     with db.connect() as conn:
         after = conn.execute(text("SELECT COUNT(*) FROM products")).scalar_one()
     expect_equal(after, before, "products in the table after the refused POSTs", hint="A 400 saves nothing.")
@@ -275,6 +280,7 @@ def test_product_validation(client, db, rng):
     for body in [{"name": longest + "x"}, {"name": ""}, {"price": -1}, {"price": MAX_PRICE + 1}, {"price": False},
                  {"name": None}, [1]]:
         expect_error_json(client.patch(f"/products/{product_id}", json=body), 400)
+    expect_error_json(client.patch(f"/products/{product_id}", data="price=1", headers=FORM), 400, hint=NOT_JSON_HINT)
     expect_equal(truth(db, product_id), expected, "the product after the refused PATCHes",
                  hint="Validate the whole body before changing anything.")
 
@@ -296,9 +302,11 @@ def test_reviews(client, db, rng):
                actual=response.body_excerpt())
     for body in [{"rating": 0}, {"rating": 6}, {"rating": True}, {"rating": "4"}, {"rating": 4.5}, {}, [4]]:
         expect_error_json(client.post(f"/products/{product_id}/reviews", json=body), 400)
+    expect_error_json(client.post(f"/products/{product_id}/reviews", data="rating=4", headers=FORM), 400,
+                      hint=NOT_JSON_HINT)
     expected = truth(db, product_id)
     assert expected is not None
-    expect_equal(expected["reviews"]["count"], 3, "reviews saved (three valid, seven refused)",
+    expect_equal(expected["reviews"]["count"], 3, "reviews saved (three valid, eight refused)",
                  hint="A 400 saves nothing.")
     read(client, db, product_id, hint="The table holds the three accepted reviews, so the read must count them; "
                                       "if it answered from Redis, the cached answer is out of date (rule R9).")
