@@ -539,7 +539,7 @@ def test_concurrent_several_players(client, rng):
         totals = dict.fromkeys(players, 0)
         for player, points in sends:
             totals[player] += points
-        response, page = get_page(client, board)
+        _, page = get_page(client, board)
         got = dict(pairs(page["entries"]))
         if got != totals:
             wrong = [p for p in players if got.get(p) != totals[p]]
