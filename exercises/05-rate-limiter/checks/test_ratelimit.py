@@ -488,9 +488,11 @@ def test_concurrent_burst(client, rng, redis):
 @pytest.mark.rules("R16")
 def test_every_key_expires(client, rng, redis):
     """Every ratelimit: key in Redis expires within 2 s"""
-    api_key = new_key(rng, "sweep")
-    burst(client, [api_key])
-    found = sorted(redis.scan_iter(match=PREFIX + "*"))
+    ours = [new_key(rng, "sweep"), new_key(rng, "sweep2")]
+    burst(client, ours)
+    # This check's own clients only: other checks' keys are at any point of their windows (and some
+    # shortened by the judge), which would make the verdict depend on timing.
+    found = [PREFIX + k for k in ours if redis.type(PREFIX + k) != "none"]
     expect(found, "after requests from several clients Redis has no ratelimit: key at all",
            expected=f"keys {PREFIX}<API key>", actual="no key", hint=f"Count in Redis under {PREFIX}<API key>.")
     for key in found:
