@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from runner.judge import (
+    TRANSCRIPT,
     Mismatch,
     expect,
     expect_equal,
@@ -92,6 +93,8 @@ def seed(client: Any, board: str, totals: dict[str, int], rng: Any, *, split: bo
             for outcome in run_together(len(batch), lambda i, b=batch: score(client, board, *b[i]), timeout=15):
                 if isinstance(outcome, Mismatch):
                     raise outcome
+    # The set-up's requests arrived in no fixed order: keep them out of the check's failure messages.
+    TRANSCRIPT.clear()
 
 
 def tied_board(rng: Any, size: int) -> dict[str, int]:
@@ -197,8 +200,8 @@ def test_points_add_up(client, rng):
     players = rng.sample(NAME_POOL, 3)
     totals = dict.fromkeys(players, 0)
     steps = [(players[0], rng.randint(100, 900)), (players[1], rng.randint(1, 50)),
-             (players[0], rng.randint(-90, -1)), (players[2], 0), (players[1], rng.randint(-1000, -900)),
-             (players[0], rng.randint(1, 1000)), (players[2], rng.randint(1, 80)), (players[2], 0)]
+             (players[0], rng.randint(-90, -1)), (players[2], 0), (players[1], rng.randint(-999, -900)),
+             (players[0], rng.randint(1, 999)), (players[2], rng.randint(1, 80)), (players[2], 0)]
     for player, points in steps:
         totals[player] += points
         answer = score(client, board, player, points)
@@ -517,11 +520,13 @@ def test_concurrent_one_player(client, rng):
         got = expect_json(response).get("score")
         expected = sum(points)
         if got != expected:
+            # How many additions a race loses changes from run to run: the message names no number.
+            lost = is_int(got) and got < expected
             raise Mismatch(f"{per_round} scores for {player} sent at the same moment (round {number + 1} of {rounds}) "
-                           f"add up to {expected}; {response.request_line} says {show(got)}"
-                           + (": some additions were lost" if is_int(got) and got < expected else ""),
-                           expected=expected, actual=show(got), sent=f"{per_round} × POST /boards/{board}/scores "
-                           f"for {player}, all at once", hint=LOST_HINT)
+                           f"add up to {expected}; {response.request_line} says "
+                           + ("less: some additions were lost" if lost else "another score"),
+                           expected=expected, actual=f"less than {expected}" if lost else show(got),
+                           sent=f"{per_round} × POST /boards/{board}/scores for {player}, all at once", hint=LOST_HINT)
 
 
 @pytest.mark.task(3)
@@ -542,8 +547,9 @@ def test_concurrent_several_players(client, rng):
         _, page = get_page(client, board)
         got = dict(pairs(page["entries"]))
         if got != totals:
-            wrong = [p for p in players if got.get(p) != totals[p]]
-            raise Mismatch(f"{len(sends)} scores for 4 players sent at the same moment (round {number + 1} of 2): "
-                           f"{', '.join(wrong)} {'has' if len(wrong) == 1 else 'have'} the wrong total",
-                           expected=show(totals), actual=show(got), sent=f"{len(sends)} × POST /boards/{board}/scores, "
+            # Which players lose additions, and how many, changes from run to run: the message names none.
+            raise Mismatch(f"{len(sends)} scores for 4 players sent at the same moment (round {number + 1} of 2) do "
+                           f"not add up: GET /boards/{board} shows other totals",
+                           expected=show(totals), actual="other totals: some additions were lost or misplaced",
+                           sent=f"{len(sends)} × POST /boards/{board}/scores, "
                            "9 for each player, all at once", hint=LOST_HINT)
