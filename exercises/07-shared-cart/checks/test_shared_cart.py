@@ -31,8 +31,8 @@ FRESH = (SESSION_TTL - 1, SESSION_TTL)
 SKU_WORDS = ["MUG", "TEA", "PEN", "BAG", "CAP", "LAMP", "SOCK", "BOOK", "JAR", "KITE"]
 NAME_WORDS = ["ada", "grace", "linus", "alan", "edsger", "barbara", "ken", "dennis", "margaret", "guido"]
 
-MEMORY_HINT = ("Each instance is its own process with its own memory: keep sessions and carts in Redis "
-               "(the same REDIS_URL for both), never in a dict or a global of the app.")
+MEMORY_HINT = ("Instances share no memory: keep sessions and carts in Redis (one REDIS_URL for both), "
+               "not in a dict or a global.")
 SESSION_HINT = 'At login: store.set(f"session:{token}", user, ex=1800); on each request: store.get(...) it.'
 CART_HINT = 'Keep the cart in the hash cart:<user>: store.hincrby(f"cart:{user}", sku, qty), store.hgetall(...).'
 
@@ -142,7 +142,7 @@ def test_session_on_both_instances(instances, rng):
 @pytest.mark.points(2)
 @pytest.mark.rules("R4")
 def test_session_key(instances, redis_probe, rng):
-    """The session is the key session:<token>, holding the user name, for 1800 s"""
+    """The session is the key session:<token> = user, for 1800 s"""
     user = fresh_user(rng, "key")
     token = login(instances[rng.randrange(2)], user)
     expect_key(redis_probe, f"session:{token}", type="string", value=user, ttl=FRESH, hint=SESSION_HINT)
@@ -152,7 +152,7 @@ def test_session_key(instances, redis_probe, rng):
 @pytest.mark.points(2)
 @pytest.mark.rules("R5")
 def test_sliding_expiry(instances, redis, redis_probe, rng):
-    """Each authenticated request sets the session's time to live back to 1800 s"""
+    """Each authenticated request resets the session's TTL to 1800 s"""
     user = fresh_user(rng, "sliding")
     token = login(instances[0], user)
     key = f"session:{token}"
