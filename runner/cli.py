@@ -21,7 +21,7 @@ from rich.console import Console
 from rich.text import Text
 
 from . import __version__, kinds, loop, workspace
-from .context import check_supported, grading
+from .context import UNCONFINED_RISK, batch_sandbox, check_supported, grading
 from .context import sandbox_name as sandbox_name_of
 from .errors import KitBug, RunnerError, UsageError
 from .exercises import Exercise, all_exercises, find_exercise, kit_root
@@ -535,3 +535,36 @@ def parity(exercises: tuple[str, ...], provider: str, database_url: str | None, 
                 console.print(line)
                 all_same = all_same and row.same
     sys.exit(0 if all_same else 1)
+
+
+@main.command()
+@click.option("--broker", required=True, envvar="BACKEND_KIT_BROKER",
+              help="The Redis broker, e.g. redis://127.0.0.1:56380/0 (or $BACKEND_KIT_BROKER).")
+@click.option("--concurrency", type=click.IntRange(1, 64), default=1, show_default=True,
+              help="Grades at once on this worker (each pool process keeps its own warm grading context).")
+@click.option("--name", help="The worker's name in Celery (default: Celery's, host and process).")
+@click.option("--retries", type=click.IntRange(0, 5), default=2, show_default=True,
+              help="Times an infrastructure fault is retried before it is recorded as one.")
+@click.option("--visibility-timeout", type=click.FloatRange(10), default=None,
+              help="Seconds before an unacknowledged task goes to another worker (default: longer than any "
+                   "exercise's grade).")
+@click.option("--unconfined", is_flag=True,
+              help="Allow the process sandbox without bubblewrap: " + UNCONFINED_RISK + ".")
+@provider_options
+@handles_errors
+def worker(broker: str, concurrency: int, name: str | None, retries: int, visibility_timeout: float | None,
+           unconfined: bool, provider: str | None, database_url: str | None, redis_url: str | None,
+           sandbox_name: str | None) -> None:
+    """Grade the tasks `runner grade-batch --engine celery` sends, on this machine.
+
+    Start as many as you like, on any machine that reaches the broker and the services; a worker
+    killed mid-grade loses nothing (its task goes to another worker)."""
+    from .cluster import WorkerConfig, check_broker, run_worker
+    from .cluster import visibility_timeout as longest_grade
+
+    settings = _settings(provider, database_url, redis_url)
+    box = batch_sandbox(sandbox_name, unconfined=unconfined)
+    check_broker(broker)
+    visibility = visibility_timeout or longest_grade(all_exercises(), retries)
+    run_worker(broker, WorkerConfig(lambda: grading(settings, box), retries=retries), concurrency=concurrency,
+               name=name, visibility=visibility)
