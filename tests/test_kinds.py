@@ -24,7 +24,8 @@ def test_the_registry_finds_one_kind_per_module():
     """wsgi, functions and tests, each from its own module, each with its fixtures and scaffold."""
     assert kinds.names() == ("functions", "tests", "wsgi")
     assert {name: sorted(kinds.get(name).judge_fixtures()) for name in kinds.names()} == {
-        "functions": ["learner"], "tests": ["learner_tests", "mutation", "submission_files"], "wsgi": ["client", "instances"]}
+        "functions": ["learner"], "tests": ["learner_tests", "mutation", "submission_files"],
+        "wsgi": ["client", "instances"]}
     assert [kinds.get(name).serves_implementation for name in kinds.names()] == [False, True, False]
     with pytest.raises(KeyError, match="the kinds are functions, tests, wsgi"):
         kinds.get("cobol")
