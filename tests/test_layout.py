@@ -16,7 +16,7 @@ RUNNER = Path(__file__).resolve().parent.parent / "runner"
 PURE = {"runner.results", "runner.scoring", "runner.catalog", "runner.textsafe", "runner.exports", "runner.wire",
         "runner.session", "runner.findings", "runner.errors", "runner.kinds", "runner.rules", "runner.kills",
         "runner.goldens", "runner.mutate", "runner.oracle", "runner.focus", "runner.names", "runner.progress",
-        "runner.diagnose", "runner.entries", "runner.classexports"}
+        "runner.diagnose", "runner.entries", "runner.classexports", "runner.classstats"}
 #: Stdlib modules that are I/O (processes, files, sockets, time): a pure module imports none of them.
 IO_STDLIB = {"os", "subprocess", "socket", "socketserver", "select", "shutil", "tempfile", "threading",
              "multiprocessing", "signal", "time", "http", "urllib", "sqlite3", "asyncio", "random"}
