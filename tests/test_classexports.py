@@ -287,3 +287,78 @@ def test_junit_batch_infrastructure_error_is_a_suite_with_an_error():
     assert isinstance(error, Error) and error.type == "infrastructure_error"
     assert error.message.startswith("PostgreSQL stopped answering <b>")
     assert xml.tests == sum(s.tests for s in xml)
+
+
+# --- `runner export` ------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def entries_file(tmp_path):
+    path = tmp_path / "class.jsonl"
+    path.write_text(to_jsonl(class_entries()), encoding="utf-8")
+    return path
+
+
+def export(*args: str):
+    from click.testing import CliRunner
+
+    from runner.cli import main
+
+    return CliRunner().invoke(main, ["export", *args])
+
+
+@pytest.mark.parametrize("fmt,check", [
+    ("csv", lambda text: text.startswith("learner,01-bookmarks,01-bookmarks max_score")),
+    ("jsonl", lambda text: len(read_jsonl(text)) == 12),
+    ("junit", lambda text: len(list(JUnitXml.fromstring(text))) == 11),
+    ("html", lambda text: text.startswith("<!DOCTYPE html>") and "Class report" in text),
+])
+def test_export_writes_each_single_file_format(entries_file, tmp_path, fmt, check):
+    """csv, jsonl (every entry again), junit and html are one file each, read back here."""
+    out = tmp_path / f"out.{fmt}"
+    result = export(str(entries_file), "--format", fmt, "--output", str(out))
+    assert result.exit_code == 0, result.output
+    assert check(out.read_text(encoding="utf-8"))
+
+
+def test_export_gradescope_writes_a_folder_and_names_what_it_left_out(entries_file, tmp_path):
+    """A results.json per graded learner×exercise; the infrastructure error is named on stderr, not written."""
+    out = tmp_path / "gradescope"
+    result = export(str(entries_file), "--format", "gradescope", "--output", str(out), "--hidden-visibility", "hidden")
+    assert result.exit_code == 0, result.output
+    written = sorted(p.relative_to(out).as_posix() for p in out.rglob("results.json"))
+    assert len(written) == 10 and "bob/01-bookmarks/results.json" in written
+    assert not (out / "dee" / EX1).exists() and (out / "dee" / EX2 / "results.json").is_file()
+    doc = json.loads((out / "bob" / EX1 / "results.json").read_text(encoding="utf-8"))
+    assert [t["visibility"] for t in doc["tests"]] == ["visible", "hidden", "hidden", "hidden"]
+    assert "1 entry was not exported" in result.output and "dee/01-bookmarks" in result.output
+
+
+def test_export_classroom_writes_every_entry(entries_file, tmp_path):
+    """Classroom gets all eleven current entries, the infrastructure error as an error worth 0 points."""
+    out = tmp_path / "classroom"
+    assert export(str(entries_file), "--format", "classroom", "--output", str(out)).exit_code == 0
+    assert len(list(out.rglob("result.json"))) == 11
+    assert json.loads((out / "dee" / EX1 / "result.json").read_text())["max_score"] == 0
+
+
+@pytest.mark.parametrize("content,message", [(None, "does not exist"), ("", "holds no entries"),
+                                             ("{oops\n", "line 1 of"), (b"\xff\xfe", "not UTF-8")])
+def test_export_of_a_bad_entries_file_is_a_usage_error(tmp_path, content, message):
+    """Exit 2 with what is wrong and what to pass instead, never a traceback."""
+    path = tmp_path / "class.jsonl"
+    if isinstance(content, bytes):
+        path.write_bytes(content)
+    elif content is not None:
+        path.write_text(content)
+    result = export(str(path), "--format", "csv", "--output", str(tmp_path / "out.csv"))
+    assert (result.exit_code, message in result.output, "Traceback" in result.output) == (2, True, False)
+
+
+def test_export_to_an_unwritable_place_is_a_usage_error(entries_file, tmp_path):
+    """A missing folder for a file, or a file where the folder should go, is exit 2 with a hint."""
+    missing = export(str(entries_file), "--format", "csv", "--output", str(tmp_path / "no" / "such" / "g.csv"))
+    (tmp_path / "taken").write_text("a file")
+    clash = export(str(entries_file), "--format", "gradescope", "--output", str(tmp_path / "taken"))
+    assert (missing.exit_code, clash.exit_code) == (2, 2)
+    assert "cannot write" in missing.output and "--output must be a folder" in clash.output
