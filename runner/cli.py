@@ -12,6 +12,7 @@ import json
 import subprocess
 import sys
 from collections.abc import Callable
+from datetime import UTC, datetime
 from functools import wraps
 from pathlib import Path
 from typing import Any, TypeVar, cast
@@ -492,7 +493,7 @@ def export(entries_path: Path, fmt: str, output: Path, hidden_visibility: str, t
     if fmt == "html":
         from .classreport import render
 
-        text = render(current, title=title)
+        text = render(current, title=title, generated_at=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"))
     else:
         writers = {"csv": classexports.to_gradebook_csv, "jsonl": lambda _: classexports.to_jsonl(entries),
                    "junit": classexports.to_junit_batch}

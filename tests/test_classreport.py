@@ -238,3 +238,16 @@ def test_chromium_renders_the_report_with_the_entries_numbers(tmp_path):
     data = shot.read_bytes()
     assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 10_000
     assert EX2 in "".join(dom.text)
+
+
+def test_a_class_of_hundreds_renders_with_every_learner():
+    """240 grades of 120 learners: every learner gets a section and the figures add up."""
+    from .test_classexports import FAILED, PASSED, graded
+
+    entries = [graded(f"learner-{i:03d}", EX1, [PASSED, PASSED, FAILED if i % 3 else PASSED, PASSED])
+               for i in range(120)]
+    entries += [graded(f"learner-{i:03d}", EX2, [PASSED, FAILED if i % 2 else PASSED]) for i in range(120)]
+    page = parse(classreport.render(entries))
+    assert (page.metric("class-size"), page.attributes.count(("class", "learner"))) == ("120", 120)
+    assert page.metric("check-rate", exercise=EX1, check="test_delete") == f"{100 * 40 / 120:.1f}%"
+    assert page.metric("mean-score", exercise=EX2) == f"{(60 * 5 + 60 * 3) / 120:.2f}"
