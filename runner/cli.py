@@ -12,17 +12,20 @@ import json
 import subprocess
 import sys
 from collections.abc import Callable
+from datetime import UTC, datetime
 from functools import wraps
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import click
 from rich.console import Console
 from rich.text import Text
 
 from . import __version__, kinds, loop, workspace
+from .classexports import GRADESCOPE_VISIBILITIES, GradescopeVisibility
 from .context import UNCONFINED_RISK, batch_sandbox, check_supported, grading
 from .context import sandbox_name as sandbox_name_of
+from .entries import Entry
 from .errors import KitBug, RunnerError, UsageError
 from .exercises import Exercise, all_exercises, find_exercise, kit_root
 from .exports import validation_dict
@@ -444,6 +447,97 @@ def validate(exercises: tuple[str, ...], as_json: bool, static_only: bool, seeds
         for result in results:
             render_validation(result, console, verbose=verbose)
     sys.exit(0 if all(r.ok for r in results) else 1)
+
+
+EXPORT_FORMATS = ("csv", "jsonl", "gradescope", "classroom", "junit", "html")
+
+
+@main.command()
+@click.argument("entries_path", metavar="ENTRIES.jsonl", type=click.Path(path_type=Path))
+@click.option("--format", "fmt", type=click.Choice(EXPORT_FORMATS), required=True,
+              help="csv: a gradebook row per learner; jsonl: the entries again; gradescope: a results.json per "
+                   "learner and exercise; classroom: GitHub Classroom's autograding result per learner and "
+                   "exercise; junit: one XML file; html: the class report.")
+@click.option("--output", "-o", "output", type=click.Path(path_type=Path), required=True,
+              help="The file to write; for gradescope and classroom, a folder (<learner>/<exercise>/...).")
+@click.option("--hidden-visibility", type=click.Choice(GRADESCOPE_VISIBILITIES), default="after_due_date",
+              show_default=True,
+              help="gradescope: when learners see the results of hidden checks.")
+@click.option("--title", default="Class report", show_default=True, help="html: the page's title.")
+@handles_errors
+def export(entries_path: Path, fmt: str, output: Path, hidden_visibility: str, title: str) -> None:
+    """Export a class's grades (the JSON lines of ENTRIES.jsonl) for a course tool, or as a class report.
+
+    Every format but jsonl uses each learner's last graded submission of each exercise. An
+    infrastructure error is never written as a zero."""
+    from . import classexports
+
+    entries = _entries_from(entries_path)
+    current = classexports.latest(entries)
+    if fmt in ("gradescope", "classroom"):
+        if fmt == "gradescope":
+            visibility = cast(GradescopeVisibility, hidden_visibility)  # click.Choice checked it
+            documents, skipped = classexports.gradescope_documents(current, hidden_visibility=visibility)
+        else:
+            documents, skipped = classexports.classroom_documents(current), []
+        _write_documents(output, documents)
+        console.print(f"Wrote {len(documents)} {fmt} document(s) under {output}.")
+        if skipped:
+            names = ", ".join(f"{e.learner}/{e.exercise}" for e in skipped[:5]) + (" …" if len(skipped) > 5 else "")
+            err_console.print(Text(f"{len(skipped)} entr{'y was' if len(skipped) == 1 else 'ies were'} not "
+                                   f"exported, as they were never graded (infrastructure errors): {names}",
+                                   style="yellow"), markup=False)
+            err_console.print(Text("Run the batch again to grade them; Gradescope would record a document as a "
+                                   "grade.", style="yellow"))
+        return
+    if fmt == "html":
+        from .classreport import render
+
+        text = render(current, title=title, generated_at=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"))
+    else:
+        writers = {"csv": classexports.to_gradebook_csv, "jsonl": lambda _: classexports.to_jsonl(entries),
+                   "junit": classexports.to_junit_batch}
+        text = writers[fmt](current)
+    _write_text(output, text)
+    console.print(f"Wrote {fmt} for {len({e.learner for e in current})} learner(s) to {output}.")
+
+
+def _entries_from(path: Path) -> list[Entry]:
+    """The entries an export reads: today a JSON-lines file (a gradebook store can be a second source)."""
+    from .classexports import read_jsonl
+
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise UsageError(f"{path} does not exist.", hint="Pass the JSON lines of a batch's entries "
+                         "(`runner export --format jsonl` writes them).") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) else "it is not UTF-8 text"
+        raise UsageError(f"cannot read {path}: {reason}.", hint="Pass a JSON-lines file of entries.") from None
+    entries = read_jsonl(text, source=str(path))
+    if not entries:
+        raise UsageError(f"{path} holds no entries.", hint="Grade the class first, then export its entries.")
+    return entries
+
+
+def _write_text(path: Path, text: str) -> None:
+    try:
+        path.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise UsageError(f"cannot write {path}: {exc.strerror}.",
+                         hint="Choose a file in a folder that exists and that you can write to.") from None
+
+
+def _write_documents(folder: Path, documents: dict[str, dict[str, Any]]) -> None:
+    """One JSON file per document, at its relative path under ``folder`` (made if missing)."""
+    try:
+        for relative, document in documents.items():
+            target = folder / relative
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    except OSError as exc:
+        raise UsageError(f"cannot write under {folder}: {exc.strerror}.",
+                         hint="--output must be a folder (or not exist yet) that you can write to.") from None
 
 
 @main.command()

@@ -16,7 +16,7 @@ RUNNER = Path(__file__).resolve().parent.parent / "runner"
 PURE = {"runner.results", "runner.scoring", "runner.catalog", "runner.textsafe", "runner.exports", "runner.wire",
         "runner.session", "runner.findings", "runner.errors", "runner.kinds", "runner.rules", "runner.kills",
         "runner.goldens", "runner.mutate", "runner.oracle", "runner.focus", "runner.names", "runner.progress",
-        "runner.diagnose", "runner.entries"}
+        "runner.diagnose", "runner.entries", "runner.classexports", "runner.classstats"}
 #: Stdlib modules that are I/O (processes, files, sockets, time): a pure module imports none of them.
 IO_STDLIB = {"os", "subprocess", "socket", "socketserver", "select", "shutil", "tempfile", "threading",
              "multiprocessing", "signal", "time", "http", "urllib", "sqlite3", "asyncio", "random"}
@@ -115,7 +115,8 @@ def test_the_learner_side_imports_only_the_stdlib_and_the_wire(name):
             assert _root(imported) in sys.stdlib_module_names or imported == "__future__", (name, imported)
 
 
-@pytest.mark.parametrize("name", ["runner.report", "runner.exports", "runner.findings"])
+@pytest.mark.parametrize("name", ["runner.report", "runner.exports", "runner.findings", "runner.classexports",
+                                  "runner.classstats", "runner.classreport"])
 def test_renderers_do_not_import_the_orchestrator(name):
     """A renderer needs the result types, never the code that produced them."""
     assert not imports(name, top_level_only=False) & ORCHESTRATION
