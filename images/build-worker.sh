@@ -16,6 +16,10 @@ python -m pip download --quiet --only-binary=:all: --python-version "$target" --
     --platform manylinux_2_36_x86_64 --platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 \
     --platform manylinux2014_x86_64 --platform linux_x86_64 --platform any \
     --dest .wheels .wheels/backend_kit-*.whl
+# pip evaluates python_full_version markers against its own interpreter, not --python-version: what
+# an older 3.11 needs besides (redis wants async-timeout below 3.11.3) is fetched by name.
+python -m pip download --quiet --only-binary=:all: --python-version "$target" --implementation cp \
+    --platform any --dest .wheels "async-timeout>=4.0.3"
 docker build --quiet -f images/worker/Dockerfile \
     --build-arg PYTHON_IMAGE="${BACKEND_KIT_PYTHON_IMAGE:-backend-kit/python:3.11}" \
     --build-arg PIP_FLAGS="--no-index --find-links /kit/.wheels" --build-arg KIT=backend-kit \
