@@ -39,7 +39,7 @@ from .archive import ArchiveError, is_archive, unpack
 from .context import Grading
 from .entries import Entry, EntryKey, EntryState
 from .errors import InfrastructureError, RunnerError, UsageError
-from .exercises import Exercise, all_exercises, find_exercise
+from .exercises import Exercise, all_exercises, find_exercise, kit_root
 from .gradebook import Gradebook
 from .intake import Submission, read_submission
 from .results import Status
@@ -219,8 +219,13 @@ def discover(submissions: Path, exercise: str | None = None, manifest: Path | No
 
 
 @functools.cache
+def _load(root: Path, slug: str) -> Exercise:
+    return find_exercise(slug, root)
+
+
 def _exercise_of(slug: str) -> Exercise:
-    return find_exercise(slug)
+    """Loaded once per kit and slug (a batch asks for the same exercise for every job)."""
+    return _load(kit_root(), slug)
 
 
 def _now() -> str:
