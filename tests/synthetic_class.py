@@ -23,9 +23,23 @@ class Learner:
     kind: str  # correct | bug:<id> | syntax | missing | import | loop | huge-output | escape | snoop
 
 
+def _prefixed(code: str, solution: str) -> str:
+    """``code`` run first when the module is imported: after its ``from __future__`` line, which must
+    stay the first statement."""
+    future = "from __future__ import annotations\n"
+    if future in solution:
+        head, _, tail = solution.partition(future)
+        return head + future + code + tail
+    return code + solution
+
+
 def _hostile(kind: str, root: Path, solution: str) -> str:
+    return _prefixed(_hostile_code(kind, root), solution)
+
+
+def _hostile_code(kind: str, root: Path) -> str:
     if kind == "huge-output":
-        return "import sys\nsys.stdout.write('x' * (20 * 1024 * 1024))\nsys.stdout.flush()\n" + solution
+        return "import sys\nsys.stdout.write('x' * (20 * 1024 * 1024))\nsys.stdout.flush()\n"
     if kind == "escape":
         return ("import os\n"
                 "for target in [os.path.join(os.path.dirname(os.getcwd()), 'escaped.txt'),\n"
@@ -34,12 +48,12 @@ def _hostile(kind: str, root: Path, solution: str) -> str:
                 "        open(target, 'w').write('escaped')\n"
                 "        print('ESCAPE-OK', target)\n"
                 "    except OSError as exc:\n"
-                "        print('ESCAPE-DENIED', type(exc).__name__)\n" + solution)
+                "        print('ESCAPE-DENIED', type(exc).__name__)\n")
     if kind == "snoop":
         return ("try:\n"
                 f"    print('SNOOP-OK', open({str(root / 'learner-000' / 'app.py')!r}).read()[:300])\n"
                 "except OSError as exc:\n"
-                "    print('SNOOP-DENIED', type(exc).__name__)\n" + solution)
+                "    print('SNOOP-DENIED', type(exc).__name__)\n")
     raise ValueError(kind)
 
 
@@ -50,12 +64,10 @@ def make_class(root: Path, exercise: Exercise, size: int = 200, *, archives: int
     solution = exercise.solution_files()[name]
     bugs = exercise.bugs
     special = ["syntax"] * 4 + ["missing"] * 3 + ["import"] * 4 + ["loop", "huge-output", "escape", "snoop"]
-    kinds: list[str] = [*special, *(f"bug:{bug.id}" for bug in bugs for _ in range(2))]
+    # learner-000 is correct: the snoop looks for its file.
+    kinds: list[str] = ["correct", *special, *(f"bug:{bug.id}" for bug in bugs for _ in range(2))]
     kinds += ["correct"] * max(size - len(kinds), 0)
     kinds = kinds[:size]
-    # learner-000 is correct: the snoop looks for its file.
-    kinds.remove("correct")
-    kinds.insert(0, "correct")
     learners = []
     zipped = 0
     for index, kind in enumerate(kinds):
@@ -74,9 +86,9 @@ def make_class(root: Path, exercise: Exercise, size: int = 200, *, archives: int
         elif kind == "missing":
             text = None
         elif kind == "import":
-            text = f"import no_such_module_{index}\n" + solution
+            text = _prefixed(f"import no_such_module_{index}\n", solution)
         elif kind == "loop":
-            text = "while True:\n    pass\n" + solution
+            text = _prefixed("while True:\n    pass\n", solution)
         else:
             text = _hostile(kind, root, solution)
         folder = root / learner.name
