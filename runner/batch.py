@@ -259,6 +259,25 @@ def _check_disk() -> None:
                                   "the batch again: it grades only what is missing.")
 
 
+def _probe_services(grading: Grading, exercise: Exercise) -> None:
+    """Acquire and release the exercise's services once more, the way a grade does: a verdict below
+    full marks while PostgreSQL, Redis or Docker had gone away is the machine's failure, not the
+    learner's (their app could not reach its database), so it must not be recorded as theirs."""
+    services = exercise.meta.services
+    with tempfile.TemporaryDirectory(prefix="backend-kit-probe-") as scratch:
+        try:
+            acquired = grading.provider.acquire(Path(scratch), database=services.database, redis=services.redis,
+                                                template=exercise.slug)
+            grading.provider.release(acquired)
+        except RunnerError as exc:
+            raise InfrastructureError(f"the services failed during the grade (its verdict is discarded): {exc}",
+                                      hint="Check the database and Redis servers (`runner doctor`), then run the "
+                                           "batch again.") from None
+        except Exception as exc:
+            raise InfrastructureError("the services failed during the grade (its verdict is discarded): "
+                                      f"{type(exc).__name__}: {exc}") from None
+
+
 def grade_job(job: Job, grading: Grading, *, retries: int = 2) -> Entry:
     """Grade one job into an entry; infrastructure faults are retried ``retries`` times, then
     recorded as an ``INFRASTRUCTURE_ERROR`` entry (never raised, never a learner's zero)."""
@@ -274,6 +293,8 @@ def grade_job(job: Job, grading: Grading, *, retries: int = 2) -> Entry:
             submission = _read(job, exercise)
             digest = submission.digest
             report = grader.grade(submission, hidden=_hidden(job))
+            if report.status is not Status.PASS:
+                _probe_services(grading, exercise)
             if report.broken_checks:
                 names = ", ".join(c.id.rsplit("::", 1)[-1] for c in report.broken_checks[:3])
                 raise InfrastructureError(f"{len(report.broken_checks)} check(s) of {exercise.slug} crashed "

@@ -3,17 +3,20 @@ change, and infrastructure faults recorded apart from learners' verdicts (real f
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
 import signal
+import socket
 import sqlite3
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -95,15 +98,16 @@ def test_the_class_is_graded_with_one_entry_each_and_the_right_verdicts(klass, u
     for learner in learners:
         report = by_learner[learner.name].report
         assert report is not None
-        if learner.kind == "correct":
+        if learner.kind in ("correct", "huge-output", "escape", "snoop"):  # hostile, else correct
             assert report.status is Status.PASS, learner
         else:
             assert report.status is not Status.PASS, learner
     snoop = next(by_learner[x.name] for x in learners if x.kind == "snoop").report
     assert snoop is not None and "SNOOP-DENIED" in snoop.output and SECRET not in snoop.output
     escape = next(by_learner[x.name] for x in learners if x.kind == "escape").report
-    assert escape is not None and "ESCAPE-OK" not in escape.output
-    assert not (folder.parent / "escaped.txt").exists() and not (folder / "escaped.txt").exists()
+    # Writes land in the sandbox's own throwaway mounts, never on the machine's disk.
+    assert escape is not None and "ESCAPE-DENIED" in escape.output
+    assert not Path("/escaped-bk.txt").exists() and not (folder / "escaped.txt").exists()
     huge = next(by_learner[x.name] for x in learners if x.kind == "huge-output").report
     assert huge is not None and huge.output_truncated and len(huge.output) < 100_000
 
@@ -343,18 +347,14 @@ def _kill_judges_while(active: dict[str, bool]) -> None:
                     continue
                 ppid = int(stat.rsplit(")", 1)[1].split()[1])
                 if ppid == me and b"runner.judge.plugin" in cmdline:
-                    try:
+                    with contextlib.suppress(OSError):
                         os.kill(int(pid), signal.SIGKILL)
-                    except OSError:
-                        pass
         time.sleep(0.05)
 
 
 def test_a_killed_judge_is_retried_then_an_infrastructure_error(tmp_path):
     """The judge SIGKILLed from outside on every attempt of one submission: that entry is an
-    infrastructure error with the judge's failure; killed once, the retry grades it; the rest are graded."""
-    import threading
-
+    infrastructure error with the judge's failure; the rest are graded."""
     subs = _small_class(tmp_path, ["ada", "bob", "cy"])
     active: dict[str, bool] = {"on": False, "run": True}
     attempts_killed = {"cy": 0}
@@ -412,3 +412,137 @@ def test_grade_job_never_raises_and_counts_attempts(tmp_path):
         entry = grade_job(Job("ada", EXERCISE, subs / "ada"), context)
         assert isinstance(context, Grading)
     assert entry.graded and entry.attempts == 1 and entry.score == entry.max_score
+
+
+class SocketProxy:
+    """A proxy to a Unix socket or a TCP port that can be cut and restored: a service or the Docker
+    engine becoming unreachable mid-batch, without stopping what other test runs share."""
+
+    def __init__(self, listen: Path | int, target: str | tuple[str, int]) -> None:
+        self.listen, self.target = listen, target
+        self._connections: list[socket.socket] = []
+        self._server: socket.socket | None = None
+        self.up()
+
+    @property
+    def port(self) -> int:
+        assert self._server is not None
+        return int(self._server.getsockname()[1])
+
+    def up(self) -> None:
+        if isinstance(self.listen, Path):
+            server = socket.socket(socket.AF_UNIX)
+            self.listen.unlink(missing_ok=True)
+            server.bind(str(self.listen))
+        else:
+            server = socket.socket()
+            server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            server.bind(("127.0.0.1", self.listen))
+            self.listen = int(server.getsockname()[1])  # the same port when restored
+        server.listen(64)
+        self._server = server
+        threading.Thread(target=self._accept, args=(server,), daemon=True).start()
+
+    def _accept(self, server: socket.socket) -> None:
+        while True:
+            try:
+                client, _ = server.accept()
+            except OSError:
+                return
+            engine = socket.socket(socket.AF_UNIX) if isinstance(self.target, str) else socket.socket()
+            engine.connect(self.target)
+            self._connections += [client, engine]
+            for a, b in ((client, engine), (engine, client)):
+                threading.Thread(target=self._pump, args=(a, b), daemon=True).start()
+
+    @staticmethod
+    def _pump(source: socket.socket, sink: socket.socket) -> None:
+        try:
+            while data := source.recv(65536):
+                sink.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for end in (source, sink):
+                with contextlib.suppress(OSError):
+                    end.shutdown(socket.SHUT_RDWR)
+
+    def down(self) -> None:
+        """Cut: the listener and every open connection closed (a Unix socket's file removed)."""
+        if self._server is not None:
+            with contextlib.suppress(OSError):  # wakes the accept() blocked in its thread (close alone does not)
+                self._server.shutdown(socket.SHUT_RDWR)
+            self._server.close()
+            self._server = None
+        for connection in self._connections:
+            with contextlib.suppress(OSError):
+                connection.shutdown(socket.SHUT_RDWR)
+            connection.close()
+        self._connections.clear()
+        if isinstance(self.listen, Path):
+            self.listen.unlink(missing_ok=True)
+
+
+def _cut_during(proxy: SocketProxy, learner: str) -> Callable[[BatchEvent], None]:
+    def on_event(event: BatchEvent) -> None:
+        if event.job.learner == learner:
+            if event.kind == "started":
+                proxy.down()
+            elif event.kind == "finished":
+                proxy.up()
+
+    return on_event
+
+
+@pytest.mark.docker
+def test_docker_unreachable_mid_batch_is_an_infrastructure_error_for_the_one_hit(tmp_path, monkeypatch):
+    """The docker sandbox through a socket that is cut while one submission is graded: that one is an
+    infrastructure error after its retries; before and after it, submissions are graded in containers."""
+    from tests.conftest import require_docker
+
+    require_docker()
+    proxy = SocketProxy(tmp_path / "docker.sock", "/var/run/docker.sock")
+    monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path / 'docker.sock'}")
+    subs = _small_class(tmp_path, ["ada", "bob", "cy"])
+    on_event = _cut_during(proxy, "bob")
+    try:
+        with Gradebook(f"sqlite:///{tmp_path / 'g.sqlite'}") as book, \
+                grading(load(kit_root(), provider="embedded"), "docker") as context:
+            run_batch(discover(subs, EXERCISE), book, context, jobs_n=1, retries=1, on_event=on_event)
+            entries = book.entries()
+    finally:
+        proxy.down()
+    assert _states(entries) == {"ada": "34/34", "bob": "infrastructure_error", "cy": "34/34"}
+    bob = next(e for e in entries if e.learner == "bob")
+    assert bob.attempts == 2 and any(word in bob.error for word in ("network", "container", "Docker")), bob.error
+
+
+@pytest.mark.docker
+def test_a_database_server_lost_mid_batch_is_an_infrastructure_error_for_the_one_hit(tmp_path):
+    """The url provider's PostgreSQL (the docker provider's own containers) cut off while one submission
+    is graded: that one is an infrastructure error, those before and after are graded on PostgreSQL."""
+    from runner.services.docker import DockerProvider
+    from tests.conftest import require_docker
+
+    require_docker()
+    provider = DockerProvider(load(None, provider="docker"), instance=f"batch-{os.getpid()}")
+    admin_url, _ = provider.up()
+    try:
+        credentials, _, rest = admin_url.removeprefix("postgresql://").partition("@")
+        port = int(rest.split("/")[0].rsplit(":", 1)[1])
+        proxy = SocketProxy(0, ("127.0.0.1", port))
+        url = f"postgresql://{credentials}@127.0.0.1:{proxy.port}/postgres"
+        subs = _small_class(tmp_path, ["ada", "bob", "cy"])
+        try:
+            with Gradebook(f"sqlite:///{tmp_path / 'g.sqlite'}") as book, \
+                    grading(load(kit_root(), provider="url", database_url=url), "process") as context:
+                run_batch(discover(subs, EXERCISE), book, context, jobs_n=1, retries=1,
+                          on_event=_cut_during(proxy, "bob"))
+                entries = book.entries()
+        finally:
+            proxy.down()
+    finally:
+        provider.down()
+    assert _states(entries) == {"ada": "34/34", "bob": "infrastructure_error", "cy": "34/34"}, \
+        [e.error for e in entries]
+    assert {e.report.backend for e in entries if e.report is not None} == {"server"}
