@@ -359,9 +359,15 @@ def run_batch(jobs: Sequence[Job], gradebook: Gradebook, grading: Grading, *, jo
                 counts["full" if entry.report.status is Status.PASS else "failed"] += 1
         emit(BatchEvent("finished", job, entry))
 
-    with ThreadPoolExecutor(max_workers=jobs_n or default_jobs(), thread_name_prefix="grade") as pool:
+    pool = ThreadPoolExecutor(max_workers=jobs_n or default_jobs(), thread_name_prefix="grade")
+    try:
         for future in [pool.submit(run, job) for job in jobs]:
             future.result()
+    except BaseException:
+        # Ctrl-C, or the gradebook failing: nothing more starts; grades under way finish and are recorded.
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    pool.shutdown()
     return BatchSummary(total=len(jobs), graded=counts["graded"], full_marks=counts["full"], failed=counts["failed"],
                         infrastructure_errors=counts["infra"], skipped=counts["skipped"],
                         wall_time=time.monotonic() - started)
