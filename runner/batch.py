@@ -293,7 +293,8 @@ def grade_job(job: Job, grading: Grading, *, retries: int = 2) -> Entry:
             submission = _read(job, exercise)
             digest = submission.digest
             report = grader.grade(submission, hidden=_hidden(job))
-            if report.status is not Status.PASS:
+            if report.status is not Status.PASS:  # was it the machine? (the learner's verdict otherwise)
+                _check_disk()
                 _probe_services(grading, exercise)
             if report.broken_checks:
                 names = ", ".join(c.id.rsplit("::", 1)[-1] for c in report.broken_checks[:3])

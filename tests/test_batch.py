@@ -404,14 +404,18 @@ def test_an_unreachable_service_is_an_infrastructure_error_not_a_zero(tmp_path):
     assert all(e.score is None and e.attempts == 2 for e in entries)
 
 
-def test_grade_job_never_raises_and_counts_attempts(tmp_path):
-    """grade_job on a correct submission: one attempt, graded; on a submission the grader cannot read
-    (a FIFO in place of the file blocks nothing: the file is simply missing) it is the learner's verdict."""
+def test_grade_job_grades_once_and_a_learners_missing_file_is_their_verdict(tmp_path):
+    """grade_job: a correct submission is graded in one attempt; an empty folder is the learner's
+    verdict (a missing file, 0 points), not an infrastructure error, and is not retried."""
     subs = _small_class(tmp_path, ["ada"])
+    (subs / "bob").mkdir()
     with grading(load(kit_root(), provider="embedded"), "process") as context:
-        entry = grade_job(Job("ada", EXERCISE, subs / "ada"), context)
         assert isinstance(context, Grading)
-    assert entry.graded and entry.attempts == 1 and entry.score == entry.max_score
+        ada = grade_job(Job("ada", EXERCISE, subs / "ada"), context)
+        bob = grade_job(Job("bob", EXERCISE, subs / "bob"), context)
+    assert ada.graded and ada.attempts == 1 and ada.score == ada.max_score
+    assert bob.graded and bob.attempts == 1 and bob.score == 0 and bob.report is not None
+    assert [p.category.value for p in bob.report.problems] == ["missing_file"]
 
 
 class SocketProxy:
