@@ -403,6 +403,55 @@ def _write_exports(report: GradeReport, html_path: Path | None, junit_path: Path
                 raise UsageError(f"cannot write {path}: {exc.strerror}") from None
 
 
+@main.command("grade-batch")
+@click.argument("submissions", type=click.Path(path_type=Path))
+@click.option("--exercise", "-e", "exercise", help="The exercise every submission is for (SUBMISSIONS/<learner>).")
+@click.option("--manifest", type=click.Path(path_type=Path, dir_okay=False),
+              help="A CSV (learner,exercise,path) or TOML ([[submission]]) list of the submissions.")
+@click.option("--jobs", "-j", "jobs_n", type=click.IntRange(1, 256), default=None,
+              help="Grades run at once (default: the cores).")
+@click.option("--gradebook", "gradebook_url", default=None,
+              help="Where entries are kept: an SQLAlchemy URL (default: sqlite:///gradebook.sqlite here; "
+                   "postgresql://… works too).")
+@click.option("--retries", type=click.IntRange(0, 10), default=2, show_default=True,
+              help="Grades tried again after an infrastructure fault before it is recorded as one.")
+@click.option("--unconfined", is_flag=True,
+              help="Allow the plain process sandbox without bubblewrap: learner code can then read the other "
+                   "submissions, the hidden checks and the solutions.")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON (no progress bar).")
+@provider_options
+@handles_errors
+def grade_batch(submissions: Path, exercise: str | None, manifest: Path | None, jobs_n: int | None,
+                gradebook_url: str | None, retries: int, unconfined: bool, as_json: bool, provider: str | None,
+                database_url: str | None, redis_url: str | None, sandbox_name: str | None) -> None:
+    """Grade every submission in SUBMISSIONS (a folder or an archive) into a gradebook, resumably.
+
+    Layouts: SUBMISSIONS/<learner> (folders or archives) with --exercise; SUBMISSIONS/<exercise>/<learner>
+    for a whole assignment; or --manifest. A run again grades only what is not in the gradebook yet.
+    Exit 0 when every submission has an entry, 3 when some are infrastructure errors."""
+    from .batch import choose_sandbox, default_jobs, discover, run_batch
+    from .batchview import batch_progress, render_batch_summary
+    from .gradebook import DEFAULT_URL, Gradebook
+
+    jobs = discover(submissions, exercise, manifest)
+    settings = _settings(provider, database_url, redis_url)
+    for slug in sorted({job.exercise for job in jobs}):
+        check_supported(find_exercise(slug), settings)
+    box = choose_sandbox(sandbox_name, unconfined=unconfined)
+    workers = jobs_n or default_jobs()
+    with Gradebook(gradebook_url or DEFAULT_URL) as book, grading(settings, box) as context:
+        if not as_json:
+            console.print(Text(f"Grading {len(jobs)} submission(s), {workers} at a time, in the {box} sandbox, "
+                               f"into {book.url} …", style="dim"))
+        with batch_progress(console, len(jobs), enabled=not as_json) as on_event:
+            summary = run_batch(jobs, book, context, jobs_n=workers, retries=retries, on_event=on_event)
+    if as_json:
+        click.echo(json.dumps({**summary.to_dict(), "sandbox": box, "jobs": workers}))
+    else:
+        render_batch_summary(summary, console)
+    sys.exit(3 if summary.infrastructure_errors else 0)
+
+
 @main.command()
 @click.argument("exercises", nargs=-1)
 @click.option("--json", "as_json", is_flag=True, help="Print findings as JSON.")

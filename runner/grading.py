@@ -100,13 +100,14 @@ class Grader:
         return self.grade(submission, seed=seed, only=only, exchanges_file=exchanges_file)
 
     def grade(self, submission: Submission, *, seed: int | None = None, only: tuple[str, ...] = (),
-              exchanges_file: Path | None = None) -> GradeReport:
+              exchanges_file: Path | None = None, hidden: tuple[Path, ...] = ()) -> GradeReport:
         """The report for ``submission``; any exception nobody expected is a ``KitBug`` (exit 3).
 
         ``only``: grade just these checks (node ids; the report lists only them). ``exchanges_file``:
-        the judge appends every HTTP exchange of the checks it runs there (``runner replay``)."""
+        the judge appends every HTTP exchange of the checks it runs there (``runner replay``).
+        ``hidden``: more folders the learner must not see (a batch's other submissions)."""
         try:
-            return self._grade(submission, seed, only, exchanges_file)
+            return self._grade(submission, seed, only, exchanges_file, hidden)
         except RunnerError:
             raise
         except Exception as exc:
@@ -115,7 +116,7 @@ class Grader:
     # ------------------------------------------------------------------ one grade
 
     def _grade(self, submission: Submission, seed: int | None, only: tuple[str, ...] = (),
-               exchanges_file: Path | None = None) -> GradeReport:
+               exchanges_file: Path | None = None, hidden: tuple[Path, ...] = ()) -> GradeReport:
         started = time.monotonic()
         seed = grade_seed(self.exercise, submission.digest) if seed is None else seed
         meta = self.exercise.meta
@@ -127,7 +128,7 @@ class Grader:
         try:
             for sub in ("workspace", "judge", "tmp"):
                 (workdir / sub).mkdir()
-            box = self.sandbox.open(workdir, hidden=self._hidden_folders())
+            box = self.sandbox.open(workdir, hidden=[*self._hidden_folders(), *hidden])
             services = self.provider.acquire(workdir, database=meta.services.database, redis=meta.services.redis,
                                              template=self.exercise.slug, listen_host=box.service_host)
             judge_spec = replace(self._judge_spec(services, seed), only=only,
