@@ -223,7 +223,7 @@ def _load(root: Path, slug: str) -> Exercise:
     return find_exercise(slug, root)
 
 
-def _exercise_of(slug: str) -> Exercise:
+def exercise_of(slug: str) -> Exercise:
     """Loaded once per kit and slug (a batch asks for the same exercise for every job)."""
     return _load(kit_root(), slug)
 
@@ -232,20 +232,20 @@ def _now() -> str:
     return datetime.datetime.now(datetime.UTC).isoformat(timespec="milliseconds")
 
 
-def _hidden(job: Job) -> tuple[Path, ...]:
+def hidden_for(job: Job) -> tuple[Path, ...]:
     """The folder holding the submission: the other learners' submissions are in it."""
     return (job.source.resolve().parent,)
 
 
-def _read(job: Job, exercise: Exercise) -> Submission:
+def read_job(job: Job, exercise: Exercise) -> Submission:
     with tempfile.TemporaryDirectory(prefix="backend-kit-intake-") as scratch:
         return read_submission(exercise, job.source, Path(scratch))
 
 
 def job_key(job: Job, grading: Grading) -> EntryKey:
     """The job's key before it is graded (reads and hashes the submission; an OSError propagates)."""
-    exercise = _exercise_of(job.exercise)
-    submission = _read(job, exercise)
+    exercise = exercise_of(job.exercise)
+    submission = read_job(job, exercise)
     return EntryKey(job.learner, exercise.slug, submission.digest, grading.grader(exercise).exercise_hash,
                     __version__)
 
@@ -281,7 +281,16 @@ def _probe_services(grading: Grading, exercise: Exercise) -> None:
 def grade_job(job: Job, grading: Grading, *, retries: int = 2) -> Entry:
     """Grade one job into an entry; infrastructure faults are retried ``retries`` times, then
     recorded as an ``INFRASTRUCTURE_ERROR`` entry (never raised, never a learner's zero)."""
-    exercise = _exercise_of(job.exercise)
+    exercise = exercise_of(job.exercise)
+    return grade_submission(job.learner, exercise, lambda: read_job(job, exercise), grading, retries=retries,
+                            hidden=hidden_for(job), source=str(job.source))
+
+
+def grade_submission(learner: str, exercise: Exercise, read: Callable[[], Submission], grading: Grading, *,
+                     retries: int = 2, hidden: tuple[Path, ...] = (), source: str = "") -> Entry:
+    """``grade_job``'s core, shared with the Celery worker (whose submission comes in its task, not
+    from a path): ``read`` gives the submission on each attempt; ``hidden``, folders learner code
+    must not see (the other submissions)."""
     grader = grading.grader(exercise)
     started = time.monotonic()
     digest = ""
@@ -290,9 +299,9 @@ def grade_job(job: Job, grading: Grading, *, retries: int = 2) -> Entry:
     for attempts in range(1, retries + 2):
         try:
             _check_disk()
-            submission = _read(job, exercise)
+            submission = read()
             digest = submission.digest
-            report = grader.grade(submission, hidden=_hidden(job))
+            report = grader.grade(submission, hidden=hidden)
             if report.status is not Status.PASS:  # was it the machine? (the learner's verdict otherwise)
                 _check_disk()
                 _probe_services(grading, exercise)
@@ -310,14 +319,14 @@ def grade_job(job: Job, grading: Grading, *, retries: int = 2) -> Entry:
         except Exception as exc:  # a bug in the kit, outside Grader.grade's own net
             error = f"this is a bug in backend-kit: {type(exc).__name__}: {exc}"
             continue
-        return Entry(learner=job.learner, exercise=exercise.slug, submission_hash=digest,
+        return Entry(learner=learner, exercise=exercise.slug, submission_hash=digest,
                      exercise_hash=grader.exercise_hash, runner_version=__version__, state=EntryState.GRADED,
                      report=report, attempts=attempts, duration=time.monotonic() - started, graded_at=_now(),
-                     source=str(job.source))
-    return Entry(learner=job.learner, exercise=exercise.slug, submission_hash=digest,
+                     source=source)
+    return Entry(learner=learner, exercise=exercise.slug, submission_hash=digest,
                  exercise_hash=grader.exercise_hash, runner_version=__version__,
                  state=EntryState.INFRASTRUCTURE_ERROR, error=textsafe.short(error, 4000), attempts=attempts,
-                 duration=time.monotonic() - started, graded_at=_now(), source=str(job.source))
+                 duration=time.monotonic() - started, graded_at=_now(), source=source)
 
 
 # ---------------------------------------------------------------------------------------- the batch
@@ -337,7 +346,7 @@ def run_batch(jobs: Sequence[Job], gradebook: Gradebook, grading: Grading, *, jo
     counts = {"graded": 0, "full": 0, "failed": 0, "infra": 0, "skipped": 0}
     # Graders are made here, in one thread: Grading's cache is a plain dict.
     for slug in sorted({job.exercise for job in jobs}):
-        grading.grader(_exercise_of(slug))
+        grading.grader(exercise_of(slug))
 
     def run(job: Job) -> None:
         try:

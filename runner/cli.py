@@ -23,7 +23,7 @@ from rich.text import Text
 
 from . import __version__, kinds, loop, workspace
 from .classexports import GRADESCOPE_VISIBILITIES, GradescopeVisibility
-from .context import UNCONFINED_RISK, batch_sandbox, check_supported, grading
+from .context import check_supported, grading
 from .context import sandbox_name as sandbox_name_of
 from .entries import Entry
 from .errors import KitBug, RunnerError, UsageError
@@ -418,12 +418,21 @@ def _write_exports(report: GradeReport, html_path: Path | None, junit_path: Path
 @click.option("--unconfined", is_flag=True,
               help="Allow the plain process sandbox without bubblewrap: learner code can then read the other "
                    "submissions, the hidden checks and the solutions.")
+@click.option("--engine", type=click.Choice(["local", "celery"]), default="local", show_default=True,
+              help="local: grade here, --jobs at a time; celery: send the grades to `runner worker`s through "
+                   "--broker and collect them here.")
+@click.option("--broker", envvar="BACKEND_KIT_BROKER",
+              help="celery: the Redis broker the workers listen on, e.g. redis://127.0.0.1:56380/0.")
+@click.option("--wait", "wait_s", type=click.FloatRange(1), default=None,
+              help="celery: give up when no answer came for this many seconds (default: longer than any "
+                   "grade, and the redelivery of a killed worker's task).")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON (no progress bar).")
 @provider_options
 @handles_errors
 def grade_batch(submissions: Path, exercise: str | None, manifest: Path | None, jobs_n: int | None,
-                gradebook_url: str | None, retries: int, unconfined: bool, as_json: bool, provider: str | None,
-                database_url: str | None, redis_url: str | None, sandbox_name: str | None) -> None:
+                gradebook_url: str | None, retries: int, unconfined: bool, engine: str, broker: str | None,
+                wait_s: float | None, as_json: bool, provider: str | None, database_url: str | None,
+                redis_url: str | None, sandbox_name: str | None) -> None:
     """Grade every submission in SUBMISSIONS (a folder or an archive) into a gradebook, resumably.
 
     Layouts: SUBMISSIONS/<learner> (folders or archives) with --exercise; SUBMISSIONS/<exercise>/<learner>
@@ -434,6 +443,9 @@ def grade_batch(submissions: Path, exercise: str | None, manifest: Path | None, 
     from .gradebook import DEFAULT_URL, Gradebook
 
     jobs = discover(submissions, exercise, manifest)
+    if engine == "celery":
+        _grade_batch_on_workers(jobs, gradebook_url, broker, wait_s, retries, as_json)
+        return
     settings = _settings(provider, database_url, redis_url)
     for slug in sorted({job.exercise for job in jobs}):
         check_supported(find_exercise(slug), settings)
@@ -447,6 +459,34 @@ def grade_batch(submissions: Path, exercise: str | None, manifest: Path | None, 
             summary = run_batch(jobs, book, context, jobs_n=workers, retries=retries, on_event=on_event)
     if as_json:
         click.echo(json.dumps({**summary.to_dict(), "sandbox": box, "jobs": workers}))
+    else:
+        render_batch_summary(summary, console)
+    sys.exit(3 if summary.infrastructure_errors else 0)
+
+
+def _grade_batch_on_workers(jobs: list[Any], gradebook_url: str | None, broker: str | None, wait_s: float | None,
+                            retries: int, as_json: bool) -> None:
+    """grade-batch --engine celery: the workers' provider and sandbox are theirs (`runner worker`)."""
+    from .batchview import batch_progress, render_batch_summary
+    from .cluster import check_broker, make_app, run_celery_batch, visibility_timeout
+    from .gradebook import DEFAULT_URL, Gradebook
+
+    if not broker:
+        raise UsageError("--engine celery needs --broker (or $BACKEND_KIT_BROKER).",
+                         hint="Start a broker and workers (`docker compose --profile cluster up -d`), then pass "
+                              "--broker redis://127.0.0.1:56380/0.")
+    check_broker(broker)
+    exercises = [find_exercise(slug) for slug in sorted({job.exercise for job in jobs})]
+    visibility = visibility_timeout(exercises, retries)
+    app = make_app(broker, visibility=visibility)
+    with Gradebook(gradebook_url or DEFAULT_URL) as book:
+        if not as_json:
+            console.print(Text(f"Sending {len(jobs)} submission(s) to the workers on {broker}, into {book.url} …",
+                               style="dim"))
+        with batch_progress(console, len(jobs), enabled=not as_json) as on_event:
+            summary = run_celery_batch(jobs, book, app, timeout=wait_s or 2 * visibility, on_event=on_event)
+    if as_json:
+        click.echo(json.dumps({**summary.to_dict(), "engine": "celery"}))
     else:
         render_batch_summary(summary, console)
     sys.exit(3 if summary.infrastructure_errors else 0)
@@ -502,7 +542,10 @@ EXPORT_FORMATS = ("csv", "jsonl", "gradescope", "classroom", "junit", "html")
 
 
 @main.command()
-@click.argument("entries_path", metavar="ENTRIES.jsonl", type=click.Path(path_type=Path))
+@click.argument("entries_path", metavar="[ENTRIES.jsonl]", type=click.Path(path_type=Path), required=False)
+@click.option("--gradebook", "gradebook_url", default=None,
+              help="Read the entries from this gradebook (an SQLAlchemy URL) instead of a JSON-lines file; "
+                   "the default, with neither: grade-batch's sqlite:///gradebook.sqlite here.")
 @click.option("--format", "fmt", type=click.Choice(EXPORT_FORMATS), required=True,
               help="csv: a gradebook row per learner; jsonl: the entries again; gradescope: a results.json per "
                    "learner and exercise; classroom: GitHub Classroom's autograding result per learner and "
@@ -514,14 +557,16 @@ EXPORT_FORMATS = ("csv", "jsonl", "gradescope", "classroom", "junit", "html")
               help="gradescope: when learners see the results of hidden checks.")
 @click.option("--title", default="Class report", show_default=True, help="html: the page's title.")
 @handles_errors
-def export(entries_path: Path, fmt: str, output: Path, hidden_visibility: str, title: str) -> None:
-    """Export a class's grades (the JSON lines of ENTRIES.jsonl) for a course tool, or as a class report.
+def export(entries_path: Path | None, gradebook_url: str | None, fmt: str, output: Path, hidden_visibility: str,
+           title: str) -> None:
+    """Export a class's grades (the gradebook, or the JSON lines of ENTRIES.jsonl) for a course tool,
+    or as a class report.
 
     Every format but jsonl uses each learner's last graded submission of each exercise. An
     infrastructure error is never written as a zero."""
     from . import classexports
 
-    entries = _entries_from(entries_path)
+    entries = _entries_from(entries_path, gradebook_url)
     current = classexports.latest(entries)
     if fmt in ("gradescope", "classroom"):
         if fmt == "gradescope":
@@ -551,10 +596,24 @@ def export(entries_path: Path, fmt: str, output: Path, hidden_visibility: str, t
     console.print(f"Wrote {fmt} for {len({e.learner for e in current})} learner(s) to {output}.")
 
 
-def _entries_from(path: Path) -> list[Entry]:
-    """The entries an export reads: today a JSON-lines file (a gradebook store can be a second source)."""
+def _entries_from(path: Path | None, gradebook_url: str | None = None) -> list[Entry]:
+    """The entries an export reads: a JSON-lines file, or a gradebook (every entry it holds)."""
     from .classexports import read_jsonl
+    from .gradebook import DEFAULT_URL, Gradebook
 
+    if path is not None and gradebook_url is not None:
+        raise UsageError("pass ENTRIES.jsonl or --gradebook, not both.")
+    if path is None:
+        url = gradebook_url or DEFAULT_URL
+        if gradebook_url is None and not Path("gradebook.sqlite").is_file():
+            raise UsageError("there is no gradebook.sqlite here.", hint="Run `runner grade-batch` first, or pass "
+                             "--gradebook URL or a JSON-lines file of entries.")
+        with Gradebook(url) as book:
+            entries = book.all_entries()
+        if not entries:
+            raise UsageError(f"the gradebook at {url} holds no entries.", hint="Grade the class first "
+                             "(`runner grade-batch`), then export it.")
+        return entries
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
@@ -692,7 +751,8 @@ def parity(exercises: tuple[str, ...], provider: str, database_url: str | None, 
               help="Seconds before an unacknowledged task goes to another worker (default: longer than any "
                    "exercise's grade).")
 @click.option("--unconfined", is_flag=True,
-              help="Allow the process sandbox without bubblewrap: " + UNCONFINED_RISK + ".")
+              help="Allow the plain process sandbox without bubblewrap: learner code can then read the other "
+                   "submissions, the hidden checks and the solutions.")
 @provider_options
 @handles_errors
 def worker(broker: str, concurrency: int, name: str | None, retries: int, visibility_timeout: float | None,
@@ -702,11 +762,12 @@ def worker(broker: str, concurrency: int, name: str | None, retries: int, visibi
 
     Start as many as you like, on any machine that reaches the broker and the services; a worker
     killed mid-grade loses nothing (its task goes to another worker)."""
+    from .batch import choose_sandbox
     from .cluster import WorkerConfig, check_broker, run_worker
     from .cluster import visibility_timeout as longest_grade
 
     settings = _settings(provider, database_url, redis_url)
-    box = batch_sandbox(sandbox_name, unconfined=unconfined)
+    box = choose_sandbox(sandbox_name, unconfined=unconfined)
     check_broker(broker)
     visibility = visibility_timeout or longest_grade(all_exercises(), retries)
     run_worker(broker, WorkerConfig(lambda: grading(settings, box), retries=retries), concurrency=concurrency,

@@ -31,14 +31,18 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from . import __version__
+from .batch import BatchEvent, BatchSummary, Job, exercise_of, grade_submission, hidden_for, read_job
+from .context import Grading
 from .entries import Entry, EntryKey, EntryState
 from .errors import InfrastructureError, RunnerError, UsageError
 from .exercises import Exercise, find_exercise
+from .gradebook import Gradebook
 from .intake import Submission, exercise_digest
-from .results import Category, Problem
+from .results import Category, Problem, Status
 
 TASK_NAME = "backend_kit.grade"
 #: The shortest visibility timeout: a grade that is merely slow must never be handed to a second worker.
@@ -84,6 +88,9 @@ class GradeRequest:
     exercise_hash: str
     source: str
     submission: Submission
+    #: Folders learner code must not see, as the sender names them: the folder of the other
+    #: submissions. A worker on another machine has no such folder; one on the sender's does.
+    hidden: tuple[str, ...] = ()
 
     def to_message(self) -> dict[str, Any]:
         return {
@@ -93,6 +100,7 @@ class GradeRequest:
             "problems": [{"category": p.category.value, "message": p.message, "details": p.details, "hint": p.hint}
                          for p in self.submission.problems],
             "ungraded_modules": list(self.submission.ungraded_modules),
+            "hidden": list(self.hidden),
         }
 
     @classmethod
@@ -102,7 +110,8 @@ class GradeRequest:
             problems=tuple(Problem(Category(p["category"]), p["message"], p.get("details", ""), p.get("hint", ""))
                            for p in data.get("problems", [])),
             digest=data["digest"], ungraded_modules=tuple(data.get("ungraded_modules", ())))
-        return cls(data["learner"], data["exercise"], data["exercise_hash"], data.get("source", ""), submission)
+        return cls(data["learner"], data["exercise"], data["exercise_hash"], data.get("source", ""), submission,
+                   tuple(str(path) for path in data.get("hidden", ())))
 
     @property
     def key(self) -> EntryKey:
@@ -157,40 +166,33 @@ def _grade_task(message: dict[str, Any]) -> dict[str, Any]:
     return grade_request(request, _grading, retries=retries).to_dict()
 
 
-def grade_request(request: GradeRequest, grading: Callable[[], Any], *, retries: int = 2) -> Entry:
-    """Grade ``request`` in this process's context; infrastructure faults are retried, then recorded
-    as an infrastructure error (never a learner's zero)."""
+def grade_request(request: GradeRequest, grading: Callable[[], Grading], *, retries: int = 2) -> Entry:
+    """Grade ``request`` in this process's context, the way a local batch grades a job
+    (``batch.grade_submission``: retries, then an infrastructure error, never a learner's zero); a
+    worker whose copy of the exercise differs from the sender's answers an infrastructure error."""
     started = time.monotonic()
-    error = ""
-    attempts = 0
-    for attempts in range(1, retries + 2):
-        try:
-            exercise = find_exercise(request.exercise)
-            if exercise_digest(exercise) != request.exercise_hash:
-                error = (f"this worker's copy of {request.exercise} differs from the one the batch was sent "
-                         "with: update the kit on the worker (same version, same exercises), then rerun the batch")
-                break
-            report = _grading().grader(exercise).grade(request.submission)
-        except RunnerError as exc:
-            error = exc.message + (f" ({exc.hint})" if exc.hint else "")
-            continue
-        except Exception as exc:  # a bug in the kit: never the learner's zero either
-            error = f"a bug in backend-kit: {type(exc).__name__}: {exc}"
-            continue
-        if report.broken_checks:
-            error = (f"{len(report.broken_checks)} check(s) of {request.exercise} crashed "
-                     f"({', '.join(c.name for c in report.broken_checks)}): a bug in the exercise, not the learner's")
-            continue
-        return Entry(request.learner, request.exercise, request.submission.digest, request.exercise_hash,
-                     __version__, EntryState.GRADED, report, attempts=attempts,
-                     duration=time.monotonic() - started, graded_at=_now(), source=request.source)
+    try:
+        exercise = find_exercise(request.exercise)
+        if exercise_digest(exercise) != request.exercise_hash:
+            return _infrastructure_error(
+                request, f"this worker's copy of {request.exercise} differs from the one the batch was sent with: "
+                "update the kit on the worker (same version, same exercises), then run the batch again", started)
+        context = grading()
+    except RunnerError as exc:  # the worker cannot grade at all (no such exercise, services down)
+        return _infrastructure_error(request, str(exc), started)
+    hidden = tuple(Path(path) for path in request.hidden if Path(path).is_dir())
+    return grade_submission(request.learner, exercise, lambda: request.submission, context, retries=retries,
+                            hidden=hidden, source=request.source)
+
+
+def _infrastructure_error(request: GradeRequest, error: str, started: float) -> Entry:
     return Entry(request.learner, request.exercise, request.submission.digest, request.exercise_hash, __version__,
-                 EntryState.INFRASTRUCTURE_ERROR, None, error=error, attempts=attempts,
+                 EntryState.INFRASTRUCTURE_ERROR, None, error=error, attempts=1,
                  duration=time.monotonic() - started, graded_at=_now(), source=request.source)
 
 
 def _now() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
 
 
 def run_worker(broker_url: str, config: WorkerConfig, *, concurrency: int, name: str | None = None,
@@ -236,10 +238,8 @@ def collect(sent: Sequence[Sent], record: Callable[[Entry], None], *, timeout: f
             try:
                 entry = Entry.from_dict(item.result.get(timeout=10, propagate=True))
             except Exception as exc:  # the task itself failed: not the learner's zero
-                entry = Entry(item.request.learner, item.request.exercise, item.request.submission.digest,
-                              item.request.exercise_hash, __version__, EntryState.INFRASTRUCTURE_ERROR,
-                              error=f"the worker's task failed: {type(exc).__name__}: {exc}", graded_at=_now(),
-                              source=item.request.source)
+                entry = _infrastructure_error(item.request, f"the worker's task failed: {type(exc).__name__}: {exc}",
+                                              time.monotonic())
             record(entry)
             item.result.forget()
         if progressed:
@@ -265,3 +265,53 @@ def check_broker(broker_url: str) -> None:
         raise UsageError(f"the broker at {broker_url} does not answer: {exc}",
                          hint="Start one (`docker compose up -d broker`), or pass --broker redis://HOST:PORT/N."
                          ) from None
+
+
+# ---------------------------------------------------------------- the batch on workers
+
+
+def run_celery_batch(jobs: Sequence[Job], gradebook: Gradebook, app: Any, *, timeout: float,
+                     on_event: Callable[[BatchEvent], None] | None = None) -> BatchSummary:
+    """``batch.run_batch`` on workers: every job not in the gradebook yet is sent as a task, and each
+    answer is recorded the moment it arrives (so an interrupted run, run again, sends only the rest)."""
+    started = time.monotonic()
+    emit = on_event or (lambda _event: None)
+    counts = {"graded": 0, "full": 0, "failed": 0, "infra": 0, "skipped": 0}
+    by_name: dict[tuple[str, str], Job] = {}
+    requests: list[GradeRequest] = []
+    for job in jobs:
+        exercise = exercise_of(job.exercise)
+        try:
+            submission = read_job(job, exercise)
+        except OSError as exc:  # unreadable here: nothing to send; recorded, and tried again next run
+            entry = Entry(job.learner, exercise.slug, "", exercise_digest(exercise), __version__,
+                          EntryState.INFRASTRUCTURE_ERROR, error=f"the submission could not be read: {exc}",
+                          graded_at=_now(), source=str(job.source))
+            gradebook.record(entry)
+            counts["infra"] += 1
+            emit(BatchEvent("finished", job, entry))
+            continue
+        request = GradeRequest(job.learner, exercise.slug, exercise_digest(exercise), str(job.source), submission,
+                               tuple(str(path) for path in hidden_for(job)))
+        if gradebook.has(request.key):
+            counts["skipped"] += 1
+            emit(BatchEvent("skipped", job))
+            continue
+        by_name[(job.learner, exercise.slug)] = job
+        requests.append(request)
+
+    def record(entry: Entry) -> None:
+        gradebook.record(entry)
+        if entry.report is None:
+            counts["infra"] += 1
+        else:
+            counts["graded"] += 1
+            counts["full" if entry.report.status is Status.PASS else "failed"] += 1
+        job = by_name.get((entry.learner, entry.exercise))
+        if job is not None:
+            emit(BatchEvent("finished", job, entry))
+
+    collect(send(app, requests), record, timeout=timeout)
+    return BatchSummary(total=len(jobs), graded=counts["graded"], full_marks=counts["full"], failed=counts["failed"],
+                        infrastructure_errors=counts["infra"], skipped=counts["skipped"],
+                        wall_time=time.monotonic() - started)

@@ -30,34 +30,6 @@ def sandbox_name(name: str | None) -> str:
     return name or os.environ.get("BACKEND_KIT_SANDBOX") or "process"
 
 
-#: What the plain process sandbox gives up, said where it is refused and in the flag that allows it.
-UNCONFINED_RISK = ("learner code then runs as you, unconfined: it can read the other submissions, the hidden "
-                   "checks and the solutions, and leave processes behind")
-
-
-def batch_sandbox(name: str | None, *, unconfined: bool = False) -> str:
-    """The sandbox for other people's code (a batch, a worker): the one asked for, else the strongest
-    that works here (docker, else the process sandbox confined by bubblewrap). The process sandbox
-    without bubblewrap is refused unless ``unconfined`` says the instructor accepts what it gives up."""
-    from .containers import docker_client
-    from .errors import InfrastructureError
-    from .sandbox.process import bubblewrap
-
-    chosen = name or os.environ.get("BACKEND_KIT_SANDBOX")
-    if chosen is None:
-        try:
-            docker_client()
-            chosen = "docker"
-        except InfrastructureError:
-            chosen = "process"
-    if chosen == "process" and bubblewrap() is None and not unconfined:
-        raise UsageError("refusing to grade other people's code in the process sandbox without bubblewrap: "
-                         + UNCONFINED_RISK + ".",
-                         hint="Install bubblewrap (apt install bubblewrap) or start Docker; or pass --unconfined "
-                              "to accept the risk.")
-    return chosen
-
-
 def check_supported(exercise: Exercise, settings: Settings) -> None:
     """A usage error when the settings' backend is not one the exercise declares."""
     backend = backend_of(settings)

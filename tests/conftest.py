@@ -220,6 +220,43 @@ def docker_services(pytestconfig: pytest.Config) -> Iterator[object]:
     provider.down()
 
 
+@pytest.fixture(scope="session")
+def redis_broker() -> Iterator[str]:
+    """A Redis of its own (the kit's Redis image) for Celery's broker and results, removed at the end."""
+    import time
+
+    import redis
+
+    from runner.containers import docker_client
+    from runner.services.docker import DockerProvider
+    from runner.settings import load
+
+    require_docker()
+    client = docker_client()
+    image = DockerProvider(load(None, provider="docker")).image_for("redis")
+    container = client.containers.run(image, ["redis-server", "--save", "", "--appendonly", "no"], detach=True,
+                                      ports={"6379/tcp": ("127.0.0.1", None)}, labels={"backend-kit.test": "broker"})
+    try:
+        deadline = time.monotonic() + 30
+        url = None
+        while url is None:
+            assert time.monotonic() < deadline, "the broker never started"
+            container.reload()
+            bound = (container.attrs["NetworkSettings"]["Ports"] or {}).get("6379/tcp")
+            url = f"redis://127.0.0.1:{bound[0]['HostPort']}/0" if bound else None
+            time.sleep(0.1)
+        while True:
+            try:
+                redis.Redis.from_url(url).ping()
+                break
+            except redis.RedisError:
+                assert time.monotonic() < deadline, "the broker never answered"
+                time.sleep(0.2)
+        yield url
+    finally:
+        container.remove(force=True)
+
+
 @pytest.fixture(params=["process", "docker"])
 def sandbox(request: pytest.FixtureRequest) -> object:
     """Each sandbox in turn: the hostile-submission suite runs in both."""

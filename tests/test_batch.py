@@ -21,6 +21,7 @@ from pathlib import Path
 
 import pytest
 
+from runner import batch
 from runner.batch import BatchEvent, Job, choose_sandbox, discover, grade_job, run_batch
 from runner.context import Grading, grading
 from runner.entries import Entry, EntryState
@@ -147,6 +148,62 @@ def test_a_batch_sigkilled_midway_resumes_to_the_uninterrupted_gradebook(klass, 
             assert entry.graded_at == before[entry.learner].graded_at  # recorded once, never regraded
     expected, _ = uninterrupted
     assert verdicts(resumed) == verdicts(expected)
+
+
+#: Learners of the class sent to Celery workers: the first ones hold every special case (broken,
+#: hostile, each bug); the whole class on workers would double the slow tests' time.
+CELERY_SIZE = int(os.environ.get("BACKEND_KIT_CELERY_CLASS_SIZE", "36"))
+
+
+@pytest.mark.slow
+def test_a_celery_batch_killed_with_a_worker_resumes_to_the_uninterrupted_gradebook(
+        klass, uninterrupted, redis_broker, tmp_path):
+    """`grade-batch --engine celery` on two real workers: one worker SIGKILLed mid-grade and the collector
+    SIGKILLed mid-batch, then the same command again: the gradebook equals the local uninterrupted run's
+    for the same learners, each once; the killed worker's task was graded by the other worker."""
+    from .celery_workers import kill_mid_task, workers
+
+    folder, learners = klass
+    chosen = learners[:CELERY_SIZE]
+    manifest = tmp_path / "subset.csv"
+    rows = ["learner,exercise,path"]
+    for learner in chosen:
+        (path,) = [p for p in folder.iterdir() if batch.learner_name(p) == learner.name]
+        rows.append(f"{learner.name},{EXERCISE},{path.name}")
+    manifest.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    book_path = tmp_path / "celery.sqlite"
+    args = runner_command(str(folder), "--manifest", str(manifest), "--engine", "celery", "--broker", redis_broker,
+                          "--gradebook", f"sqlite:///{book_path}", "--json")
+    with workers(redis_broker, tmp_path) as started:
+        (w1, w1_log), (_, w2_log) = started
+        first = subprocess.Popen(args, cwd=tmp_path, start_new_session=True, stdout=subprocess.DEVNULL,
+                                 stderr=subprocess.DEVNULL)
+        try:
+            victim = kill_mid_task(w1, w1_log)
+            deadline = time.monotonic() + 600
+            while gradebook_rows(book_path) < 5 and first.poll() is None and time.monotonic() < deadline:
+                time.sleep(0.1)
+            assert first.poll() is None, "the collector ended before it could be killed"
+            os.killpg(first.pid, signal.SIGKILL)
+        finally:
+            first.wait()
+        with Gradebook(f"sqlite:///{book_path}") as book:
+            before = {e.learner: e for e in book.all_entries()}
+        assert 5 <= len(before) < CELERY_SIZE
+        rerun = subprocess.run(args, cwd=tmp_path, capture_output=True, text=True, timeout=900)
+        assert rerun.returncode == 0, rerun.stderr[-3000:]
+        assert victim in w2_log.read_text(errors="replace"), "the killed worker's task went to the other worker"
+    summary = json.loads(rerun.stdout.strip().splitlines()[-1])
+    assert summary["skipped"] == len(before)
+    with Gradebook(f"sqlite:///{book_path}") as book:
+        resumed = book.all_entries()
+    assert len(resumed) == len({e.learner for e in resumed}) == CELERY_SIZE
+    for entry in resumed:
+        if entry.learner in before:
+            assert entry.graded_at == before[entry.learner].graded_at  # recorded once, never again
+    expected, _ = uninterrupted
+    names = {learner.name for learner in chosen}
+    assert verdicts(resumed) == {k: v for k, v in verdicts(expected).items() if k in names}
 
 
 # ------------------------------------------------------------------------------------ discovery
