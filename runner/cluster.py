@@ -139,7 +139,7 @@ class WorkerConfig:
 
 _CONFIG: WorkerConfig | None = None
 _LOCK = threading.Lock()
-_CONTEXT: dict[str, Any] = {}
+_CONTEXT: dict[str, Grading] = {}
 
 
 def configure_worker(config: WorkerConfig) -> None:
@@ -147,7 +147,7 @@ def configure_worker(config: WorkerConfig) -> None:
     _CONFIG = config
 
 
-def _grading() -> Any:
+def _grading() -> Grading:
     """This process's warm grading context, opened on its first task and closed when it exits."""
     with _LOCK:
         if "grading" not in _CONTEXT:
