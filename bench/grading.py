@@ -514,7 +514,7 @@ def render(result: dict[str, Any]) -> str:
                      f"{ex['runner_grade']['median']:7.2f} {ex['runner_grade']['p95']:7.2f} "
                      f"{ex['grade_in_process']['median']:7.2f} {q['grade_vs_naive']:6.2f}× "
                      f"{q['grade_vs_import_floor']:6.2f}× {q['grade_vs_warm_floor']:6.2f}× "
-                     f"{100 * q['isolation_share_of_grade']:6.1f}%")
+                     f"{100 * q['isolation_share_of_grade']:6.2f}%")
     lines += ["", "seconds, medians; grade = whole `runner grade --json` process, in-proc = its report's duration;",
               "÷ = the grade's median over the baseline's; isol. = sandbox open/close + services acquire/release "
               "over in-proc.", "naive baselines:"]
