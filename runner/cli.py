@@ -712,6 +712,22 @@ def doctor(provider: str | None, database_url: str | None, redis_url: str | None
     sys.exit(0 if ok else 3)
 
 
+@main.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True,
+                                "help_option_names": []})
+@click.argument("options", nargs=-1, type=click.UNPROCESSED)
+@handles_errors
+def bench(options: tuple[str, ...]) -> None:
+    """Measure grading speed against naive baselines (bench/grading.py; --help lists its options).
+
+    Runs the kit's benchmark script with the same options, in this interpreter, and exits with its
+    exit code: the figures and ratios are printed and written as JSON (bench/results.json)."""
+    script = kit_root() / "bench" / "grading.py"
+    if not script.is_file():
+        raise UsageError(f"the benchmark script {script} is not here.",
+                         hint="Run `runner bench` from a checkout of backend-kit (it is not part of the package).")
+    sys.exit(subprocess.call([sys.executable, str(script), *options]))
+
+
 @main.command()
 @click.argument("exercises", nargs=-1)
 @click.option("--provider", type=click.Choice(["url", "docker"]), default="docker", show_default=True,
