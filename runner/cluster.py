@@ -70,9 +70,10 @@ def make_app(broker_url: str, *, visibility: float = MIN_VISIBILITY_TIMEOUT) -> 
         result_expires=7 * 24 * 3600,
         broker_connection_retry_on_startup=True,
         worker_hijack_root_logger=False,
-        task_track_started=True,
+        # No STARTED state: it would overwrite a stored answer when a duplicate starts (see _grade_task).
+        task_track_started=False,
     )
-    app.task(name=TASK_NAME, bind=False)(_grade_task)
+    app.task(name=TASK_NAME, bind=True)(_grade_task)
     return app
 
 
@@ -159,8 +160,15 @@ def _grading() -> Grading:
         return _CONTEXT["grading"]
 
 
-def _grade_task(message: dict[str, Any]) -> dict[str, Any]:
-    """The Celery task: grade one submission, answer its ``Entry`` as a dict (never raise)."""
+def _grade_task(task: Any, message: dict[str, Any]) -> dict[str, Any]:
+    """The Celery task: grade one submission, answer its ``Entry`` as a dict (never raise).
+
+    A task sent twice (a rerun of the batch sends again what it had not recorded, and the first
+    message may still be queued) is graded once: a copy that finds its id's answer already stored
+    answers that."""
+    done = task.AsyncResult(task.request.id)
+    if done.state == "SUCCESS" and isinstance(done.result, dict):
+        return done.result
     request = GradeRequest.from_message(message)
     retries = _CONFIG.retries if _CONFIG is not None else 2
     return grade_request(request, _grading, retries=retries).to_dict()
@@ -240,8 +248,7 @@ def collect(sent: Sequence[Sent], record: Callable[[Entry], None], *, timeout: f
             except Exception as exc:  # the task itself failed: not the learner's zero
                 entry = _infrastructure_error(item.request, f"the worker's task failed: {type(exc).__name__}: {exc}",
                                               time.monotonic())
-            record(entry)
-            item.result.forget()
+            record(entry)  # the answer stays in the backend (result_expires): a late duplicate returns it
         if progressed:
             last = time.monotonic()
         elif time.monotonic() - last > timeout:

@@ -220,8 +220,21 @@ def docker_services(pytestconfig: pytest.Config) -> Iterator[object]:
     provider.down()
 
 
+@pytest.fixture
+def redis_broker(redis_broker_server: str) -> str:
+    """A broker of the test's own: a database of its own on the session's Redis, so that tasks a test
+    leaves queued (a killed collector's, sent again by its rerun) never reach another test's workers."""
+    global _BROKER_DATABASES
+    _BROKER_DATABASES += 1
+    assert _BROKER_DATABASES < 16, "more broker tests than Redis databases"
+    return redis_broker_server.rsplit("/", 1)[0] + f"/{_BROKER_DATABASES}"
+
+
+_BROKER_DATABASES = 0
+
+
 @pytest.fixture(scope="session")
-def redis_broker() -> Iterator[str]:
+def redis_broker_server() -> Iterator[str]:
     """A Redis of its own (the kit's Redis image) for Celery's broker and results, removed at the end."""
     import time
 

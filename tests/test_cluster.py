@@ -8,6 +8,8 @@ worker (not recorded as a failure, never a zero), and the verdicts equal a local
 
 from __future__ import annotations
 
+import time
+
 from runner import __version__
 from runner.cluster import GradeRequest, collect, grade_request, make_app, send, visibility_timeout
 from runner.entries import Entry, EntryState
@@ -91,3 +93,22 @@ def test_two_workers_one_killed_mid_grade_lose_nothing(redis_broker, tmp_path):
             assert entry.score == 0 and [p.category for p in entry.report.problems] == [Category.SYNTAX_ERROR]
         else:
             assert entry.score is not None and entry.max_score is not None and entry.score < entry.max_score, learner
+
+
+def test_a_task_sent_twice_is_graded_once(redis_broker, tmp_path):
+    """A rerun of a batch sends again what it had not recorded; a copy whose answer is already stored
+    answers it instead of grading again (the answer's graded_at stays the first grade's)."""
+    app = make_app(redis_broker, visibility=VISIBILITY)
+    request = the_class()[0]
+    with workers(redis_broker, tmp_path, count=1) as started:
+        ((_, log),) = started
+        first: list[Entry] = []
+        collect(send(app, [request]), first.append, timeout=VISIBILITY * 6)
+        again: list[Entry] = []
+        collect(send(app, [request]), again.append, timeout=VISIBILITY * 6)
+        deadline = time.monotonic() + 60
+        while log.read_text(errors="replace").count(f"[{request.task_id}] succeeded") < 2:
+            assert time.monotonic() < deadline, log.read_text(errors="replace")
+            time.sleep(0.1)
+    assert first[0].graded and again[0].graded_at == first[0].graded_at
+    assert make_app(redis_broker).AsyncResult(request.task_id).result["graded_at"] == first[0].graded_at
