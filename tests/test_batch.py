@@ -59,6 +59,20 @@ def runner_command(*args: str) -> list[str]:
     return [sys.executable, "-m", "runner", "grade-batch", *args]
 
 
+def kill_once_recorded(process: subprocess.Popen[bytes], book_path: Path, rows: int) -> dict[str, Entry]:
+    """SIGKILL the batch's process group once its gradebook holds ``rows`` entries; the entries it held."""
+    try:
+        deadline = time.monotonic() + 600
+        while gradebook_rows(book_path) < rows and process.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert process.poll() is None, "the batch ended before it could be killed"
+        os.killpg(process.pid, signal.SIGKILL)
+    finally:
+        process.wait()
+    with Gradebook(f"sqlite:///{book_path}") as book:
+        return {e.learner: e for e in book.all_entries()}
+
+
 # ------------------------------------------------------------------------------------ the class
 
 
@@ -123,17 +137,8 @@ def test_a_batch_sigkilled_midway_resumes_to_the_uninterrupted_gradebook(klass, 
                           "--gradebook", f"sqlite:///{book_path}", "--sandbox", "process", "--json")
     first = subprocess.Popen(args, cwd=tmp_path, start_new_session=True, stdout=subprocess.DEVNULL,
                              stderr=subprocess.DEVNULL)
-    try:
-        target = max(5, CLASS_SIZE // 4)
-        deadline = time.monotonic() + 600
-        while gradebook_rows(book_path) < target and first.poll() is None and time.monotonic() < deadline:
-            time.sleep(0.2)
-        assert first.poll() is None, "the batch ended before it could be killed"
-        os.killpg(first.pid, signal.SIGKILL)
-    finally:
-        first.wait()
-    with Gradebook(f"sqlite:///{book_path}") as book:
-        before = {e.learner: e for e in book.all_entries()}
+    target = max(5, CLASS_SIZE // 4)
+    before = kill_once_recorded(first, book_path, target)
     assert target <= len(before) < CLASS_SIZE
     rerun = subprocess.run(args, cwd=tmp_path, capture_output=True, text=True, timeout=900)
     assert rerun.returncode == 0, rerun.stderr[-3000:]
@@ -180,15 +185,8 @@ def test_a_celery_batch_killed_with_a_worker_resumes_to_the_uninterrupted_gradeb
                                  stderr=subprocess.DEVNULL)
         try:
             victim = kill_mid_task(w1, w1_log)
-            deadline = time.monotonic() + 600
-            while gradebook_rows(book_path) < 5 and first.poll() is None and time.monotonic() < deadline:
-                time.sleep(0.1)
-            assert first.poll() is None, "the collector ended before it could be killed"
-            os.killpg(first.pid, signal.SIGKILL)
         finally:
-            first.wait()
-        with Gradebook(f"sqlite:///{book_path}") as book:
-            before = {e.learner: e for e in book.all_entries()}
+            before = kill_once_recorded(first, book_path, 5)
         assert 5 <= len(before) < CELERY_SIZE
         rerun = subprocess.run(args, cwd=tmp_path, capture_output=True, text=True, timeout=900)
         assert rerun.returncode == 0, rerun.stderr[-3000:]

@@ -9,7 +9,6 @@ import statistics
 import subprocess
 import tomllib
 from fnmatch import fnmatch
-from html.parser import HTMLParser
 from importlib import resources
 from pathlib import Path
 
@@ -23,24 +22,21 @@ from runner.exports import CSP
 from runner.results import CheckStatus
 
 from .test_classexports import EX1, EX2, HOSTILE, HOSTILE_MESSAGE, class_entries
+from .test_exports import Page as ExportPage
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
-class Page(HTMLParser):
-    """What a browser builds: tags, attributes, text, and the text of every `data-metric` element."""
+class Page(ExportPage):
+    """What a browser builds (tags, attributes, text), and the text of every `data-metric` element."""
 
     def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.tags: list[str] = []
-        self.attributes: list[tuple[str, str | None]] = []
-        self.text: list[str] = []
+        super().__init__()
         self.metrics: list[tuple[dict[str, str | None], str]] = []
         self._open: list[tuple[str, dict[str, str | None], list[str]]] = []
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        self.tags.append(tag)
-        self.attributes.extend(attrs)
+        super().handle_starttag(tag, attrs)
         if dict(attrs).get("data-metric"):
             self._open.append((tag, dict(attrs), []))
 
@@ -50,7 +46,7 @@ class Page(HTMLParser):
             self.metrics.append((attrs, "".join(text).strip()))
 
     def handle_data(self, data: str) -> None:
-        self.text.append(data)
+        super().handle_data(data)
         for _, _, text in self._open:
             text.append(data)
 
