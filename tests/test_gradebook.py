@@ -15,7 +15,6 @@ from runner.entries import Entry, EntryKey, EntryState
 from runner.errors import UsageError
 from runner.gradebook import Gradebook
 from runner.results import GradeReport, Status
-from tests.conftest import require_docker
 
 
 def report(score: int, max_score: int = 10) -> GradeReport:
@@ -132,16 +131,12 @@ def test_two_processes_keep_one_row_per_key(tmp_path):
 
 
 @pytest.mark.docker
-def test_postgresql_round_trip():
-    """On the PostgreSQL the docker provider starts: entries written and read back equal, idempotent."""
-    require_docker()
+def test_postgresql_round_trip(docker_services):
+    """On the PostgreSQL the docker provider starts (the test session's own containers, not a user's):
+    entries written and read back equal, idempotent."""
     import psycopg
 
-    from runner.services.docker import DockerProvider
-    from runner.settings import load
-
-    provider = DockerProvider(load(None, provider="docker"))
-    admin_url, _ = provider.up()
+    admin_url, _ = docker_services.up()
     name = f"gradebook_{uuid.uuid4().hex[:10]}"
     with psycopg.connect(admin_url, autocommit=True) as admin:
         admin.execute(f'CREATE DATABASE "{name}"')
