@@ -182,6 +182,19 @@ def docker_required() -> bool:
     return ci or bool(os.environ.get("BACKEND_KIT_REQUIRE_DOCKER"))
 
 
+def require_tool(name: str, why: str) -> str:
+    """A program from Debian's packages (chromium, tmux): missing, the test skips, except in CI,
+    where .ci/run installs it and a missing one fails the test."""
+    import shutil
+
+    found = shutil.which(name)
+    if found is None:
+        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+            pytest.fail(f"{name} is required here (CI; .ci/run installs it): {why}")
+        pytest.skip(f"{name} is not installed (apt-get install -y {name}): {why}")
+    return found
+
+
 def require_docker() -> None:
     """Skip without Docker, except in CI, where a missing engine fails the test."""
     from runner.containers import docker_client

@@ -3,8 +3,6 @@ and a real headless Chromium that renders it with the same numbers as the entrie
 
 from __future__ import annotations
 
-import os
-import shutil
 import statistics
 import subprocess
 import tomllib
@@ -21,6 +19,7 @@ from runner.entries import Entry
 from runner.exports import CSP
 from runner.results import CheckStatus
 
+from .conftest import require_tool
 from .test_classexports import EX1, EX2, HOSTILE, HOSTILE_MESSAGE, class_entries
 from .test_exports import Page as ExportPage
 
@@ -195,13 +194,7 @@ def test_the_template_ships_with_the_package():
 
 
 def chromium() -> str:
-    """Chromium from Debian's packages; missing, the test skips, except in CI where it must run."""
-    found = shutil.which("chromium")
-    if found is None:
-        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
-            pytest.fail("Chromium is required here (CI): apt-get install -y chromium")
-        pytest.skip("Chromium is not installed (apt-get install -y chromium)")
-    return found
+    return require_tool("chromium", "the class report is rendered in a real browser")
 
 
 def browse(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:

@@ -4,26 +4,18 @@ from __future__ import annotations
 
 import os
 import shlex
-import shutil
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-import pytest
-
 from runner.watch import filesystem_of, polling_reason
 
-from .conftest import HELLO_SOLUTION, write
+from .conftest import HELLO_SOLUTION, require_tool, write
 
 
 def _tmux_or_skip() -> str:
-    tmux = shutil.which("tmux")
-    if tmux is None:
-        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
-            pytest.fail("tmux is required in CI (.ci/run installs it)")
-        pytest.skip("tmux is not installed: the watch test needs a real terminal (apt install tmux)")
-    return tmux
+    return require_tool("tmux", "the watch test needs a real terminal")
 
 
 def test_watch_regrades_on_save_in_a_real_terminal(hello, kit: Path) -> None:
